@@ -1,0 +1,3 @@
+from thinkingthoughts.cli import main
+
+main()

@@ -1,0 +1,121 @@
+"""`POST /api/chat`: the native chat turn, whole or streamed as Server-Sent Events."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
+from typing import Any
+
+import orjson
+from fastapi import APIRouter
+from sse_starlette import EventSourceResponse
+
+from thinkingthoughts.api.chat_schemas import ChatRequest, ChatResponse, UsageOut
+from thinkingthoughts.api.deps import ChatPrincipal, Resources
+from thinkingthoughts.api.errors import gateway_error_body
+from thinkingthoughts.chat.turns import (
+    StreamDelta,
+    StreamEvent,
+    StreamFinished,
+    StreamStarted,
+    TurnMessage,
+    TurnRequest,
+)
+from thinkingthoughts.errors import GatewayError, PayloadTooLargeError
+from thinkingthoughts.security.principal import Principal
+from thinkingthoughts.settings import Settings
+
+router = APIRouter(prefix="/api", tags=["chat"])
+
+
+@router.post("/chat", response_model=None)
+async def chat(
+    body: ChatRequest, principal: ChatPrincipal, resources: Resources
+) -> ChatResponse | EventSourceResponse:
+    request = turn_request(body, principal, resources.settings)
+    turn = await resources.chat.prepare(request)
+    if not body.stream:
+        result = await resources.chat.complete(turn)
+        return ChatResponse(
+            assistant=result.content,
+            session_id=result.session_id,
+            message_id=result.message_id,
+            persona=result.persona_slug,
+            model=result.model,
+            finish_reason=result.finish_reason,
+            usage=UsageOut(**result.usage.as_dict()) if result.usage else None,
+        )
+    events = resources.chat.stream(turn)
+    first = await anext(events)
+    return EventSourceResponse(
+        sse_events(first, events),
+        ping=resources.settings.sse_keepalive_seconds,
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def turn_request(body: ChatRequest, principal: Principal, settings: Settings) -> TurnRequest:
+    turns = body.turns()
+    if len(turns) > settings.max_messages_per_request:
+        raise PayloadTooLargeError(
+            f"at most {settings.max_messages_per_request} messages per request",
+            code="too_many_messages",
+        )
+    for message in turns:
+        if len(message.content) > settings.max_message_chars:
+            raise PayloadTooLargeError(
+                f"a message may hold at most {settings.max_message_chars} characters",
+                code="message_too_long",
+            )
+    sampling = {
+        name: value
+        for name, value in (("temperature", body.temperature), ("top_p", body.top_p))
+        if value is not None
+    }
+    return TurnRequest(
+        owner=principal.owner,
+        session_id=body.session_id,
+        persona_ref=body.persona,
+        traits=body.traits,
+        messages=tuple(TurnMessage(role=m.role, content=m.content) for m in turns),
+        stateless=body.stateless,
+        max_tokens=body.max_tokens,
+        sampling=sampling,
+    )
+
+
+async def sse_events(
+    first: StreamEvent, events: AsyncGenerator[StreamEvent, None]
+) -> AsyncIterator[dict[str, str]]:
+    async with aclosing(events):
+        yield sse_event(first)
+        try:
+            async for event in events:
+                yield sse_event(event)
+        except GatewayError as exc:
+            yield {"event": "error", "data": _json(gateway_error_body(exc))}
+
+
+def sse_event(event: StreamEvent) -> dict[str, str]:
+    match event:
+        case StreamStarted():
+            payload: dict[str, Any] = {
+                "session_id": event.session_id,
+                "message_id": event.message_id,
+                "persona": event.persona_slug,
+                "model": event.model,
+            }
+            return {"event": "start", "data": _json(payload)}
+        case StreamDelta():
+            return {"event": "delta", "data": _json({"content": event.content})}
+        case StreamFinished():
+            payload = {
+                "message_id": event.message_id,
+                "finish_reason": event.finish_reason,
+                "usage": event.usage.as_dict() if event.usage else None,
+            }
+            return {"event": "done", "data": _json(payload)}
+
+
+def _json(payload: Any) -> str:
+    return orjson.dumps(payload).decode()

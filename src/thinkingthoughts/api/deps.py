@@ -1,0 +1,54 @@
+"""What a route needs, as `Annotated` aliases: resources, the caller, a database session."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from thinkingthoughts.errors import PermissionDeniedError
+from thinkingthoughts.resources import GatewayResources
+from thinkingthoughts.security.api_keys import Scope
+from thinkingthoughts.security.authenticator import extract_secret
+from thinkingthoughts.security.principal import Principal
+
+
+def get_resources(request: Request) -> GatewayResources:
+    resources: GatewayResources = request.app.state.resources
+    return resources
+
+
+Resources = Annotated[GatewayResources, Depends(get_resources)]
+
+
+async def get_db(resources: Resources) -> AsyncIterator[AsyncSession]:
+    async with resources.database.session() as db:
+        yield db
+
+
+DbSession = Annotated[AsyncSession, Depends(get_db)]
+
+
+async def get_principal(
+    resources: Resources,
+    x_api_key: Annotated[str | None, Header()] = None,
+    authorization: Annotated[str | None, Header()] = None,
+) -> Principal:
+    secret = extract_secret(api_key_header=x_api_key, authorization=authorization)
+    return await resources.authenticator.authenticate(secret)
+
+
+def require_scope(scope: Scope) -> Callable[[Principal], Awaitable[Principal]]:
+    async def dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        if not principal.allows(scope):
+            raise PermissionDeniedError(f"this key lacks the '{scope.value}' scope")
+        return principal
+
+    return dependency
+
+
+ReadPrincipal = Annotated[Principal, Depends(require_scope(Scope.READ))]
+ChatPrincipal = Annotated[Principal, Depends(require_scope(Scope.CHAT))]
+AdminPrincipal = Annotated[Principal, Depends(require_scope(Scope.ADMIN))]

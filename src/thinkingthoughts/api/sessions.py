@@ -1,0 +1,191 @@
+"""Sessions: list, read with paginated messages, rename, delete, export."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import orjson
+from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from thinkingthoughts.api.deps import ChatPrincipal, DbSession, ReadPrincipal
+from thinkingthoughts.chat.transcripts import (
+    Transcript,
+    TranscriptMessage,
+    transcript_document,
+    transcript_markdown,
+)
+from thinkingthoughts.errors import NotFoundError
+from thinkingthoughts.security.principal import Principal
+from thinkingthoughts.storage import message_store, persona_store, session_store
+from thinkingthoughts.storage.models import ChatSession, Message
+
+router = APIRouter(prefix="/api/sessions", tags=["sessions"])
+
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+class SessionOut(BaseModel):
+    id: str
+    title: str | None
+    persona_id: str | None
+    persona: str | None
+    traits: dict[str, int]
+    message_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class SessionList(BaseModel):
+    data: list[SessionOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class MessageOut(BaseModel):
+    id: str
+    seq: int
+    role: str
+    content: str
+    status: str
+    model: str | None
+    finish_reason: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    created_at: datetime
+
+
+class SessionDetail(SessionOut):
+    messages: list[MessageOut]
+    messages_total: int
+    limit: int
+    offset: int
+
+
+class RenameRequest(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+
+
+@router.get("")
+async def list_sessions(
+    principal: ReadPrincipal, db: DbSession, limit: Limit = 50, offset: Offset = 0
+) -> SessionList:
+    rows, total = await session_store.list_sessions(
+        db, owner=principal.owner, limit=limit, offset=offset
+    )
+    slugs = await _persona_slugs(db)
+    return SessionList(
+        data=[_session_out(row, slugs) for row in rows], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get("/{session_id}")
+async def read_session(
+    session_id: str,
+    principal: ReadPrincipal,
+    db: DbSession,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> SessionDetail:
+    row = await _owned_session(db, session_id, principal)
+    messages = await message_store.list_messages(db, session_id=row.id, limit=limit, offset=offset)
+    base = _session_out(row, await _persona_slugs(db))
+    return SessionDetail(
+        **base.model_dump(),
+        messages=[_message_out(m) for m in messages],
+        messages_total=row.message_count,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.patch("/{session_id}")
+async def rename_session(
+    session_id: str, body: RenameRequest, principal: ChatPrincipal, db: DbSession
+) -> SessionOut:
+    async with db.begin():
+        row = await _owned_session(db, session_id, principal)
+        await session_store.rename_session(db, session=row, title=body.title.strip())
+    return _session_out(row, await _persona_slugs(db))
+
+
+@router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_session(session_id: str, principal: ChatPrincipal, db: DbSession) -> None:
+    async with db.begin():
+        row = await _owned_session(db, session_id, principal)
+        await session_store.delete_session(db, session=row)
+
+
+@router.get("/{session_id}/export")
+async def export_session(
+    session_id: str,
+    principal: ReadPrincipal,
+    db: DbSession,
+    format: Literal["md", "json"] = "md",
+) -> Response:
+    row = await _owned_session(db, session_id, principal)
+    persona = await persona_store.get_persona(db, ref=row.persona_id) if row.persona_id else None
+    messages = await message_store.list_messages(
+        db, session_id=row.id, limit=row.message_count or 1, offset=0
+    )
+    transcript = Transcript(
+        session_id=row.id,
+        title=row.title,
+        persona_name=persona.name if persona else None,
+        persona_slug=persona.slug if persona else None,
+        created_at=row.created_at,
+        messages=[
+            TranscriptMessage(m.seq, m.role, m.content, m.status, m.created_at) for m in messages
+        ],
+    )
+    filename = f"conversation-{row.id}.{format}"
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if format == "json":
+        body = orjson.dumps(transcript_document(transcript), option=orjson.OPT_INDENT_2)
+        return Response(body, media_type="application/json", headers=headers)
+    return Response(
+        transcript_markdown(transcript), media_type="text/markdown; charset=utf-8", headers=headers
+    )
+
+
+async def _owned_session(db: AsyncSession, session_id: str, principal: Principal) -> ChatSession:
+    row = await session_store.get_session(db, session_id=session_id, owner=principal.owner)
+    if row is None:
+        raise NotFoundError(f"no session '{session_id}'", code="session_not_found")
+    return row
+
+
+async def _persona_slugs(db: AsyncSession) -> dict[str, str]:
+    return {p.id: p.slug for p in await persona_store.list_personas(db)}
+
+
+def _session_out(row: ChatSession, slugs: dict[str, str]) -> SessionOut:
+    return SessionOut(
+        id=row.id,
+        title=row.title,
+        persona_id=row.persona_id,
+        persona=slugs.get(row.persona_id) if row.persona_id else None,
+        traits=dict(row.traits or {}),
+        message_count=row.message_count,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _message_out(row: Message) -> MessageOut:
+    return MessageOut(
+        id=row.id,
+        seq=row.seq,
+        role=row.role,
+        content=row.content,
+        status=row.status,
+        model=row.model,
+        finish_reason=row.finish_reason,
+        prompt_tokens=row.prompt_tokens,
+        completion_tokens=row.completion_tokens,
+        created_at=row.created_at,
+    )

@@ -1,0 +1,47 @@
+"""`GET /api/traits`: the trait catalog, so that clients build their sliders from data."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from thinkingthoughts.api.deps import ReadPrincipal, Resources
+
+router = APIRouter(prefix="/api", tags=["traits"])
+
+
+class TraitOut(BaseModel):
+    id: str
+    label: dict[str, str]
+    low: dict[str, str]
+    high: dict[str, str]
+    levels: dict[str, list[str]]
+
+
+class TraitCatalogOut(BaseModel):
+    locales: list[str]
+    min_level: int
+    max_level: int
+    default_level: int
+    dimensions: list[TraitOut]
+
+
+@router.get("/traits")
+async def read_traits(_: ReadPrincipal, resources: Resources) -> TraitCatalogOut:
+    catalog = resources.personas.catalog
+    return TraitCatalogOut(
+        locales=list(catalog.locales),
+        min_level=1,
+        max_level=5,
+        default_level=catalog.default_level,
+        dimensions=[
+            TraitOut(
+                id=d.id,
+                label=dict(d.label),
+                low=dict(d.low),
+                high=dict(d.high),
+                levels={locale: list(lines) for locale, lines in d.levels.items()},
+            )
+            for d in catalog.dimensions
+        ],
+    )

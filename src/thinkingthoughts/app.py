@@ -1,0 +1,136 @@
+"""`create_app(settings)`: the FastAPI gateway, its resources built once in the lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from thinkingthoughts.api import chat, health, personas, sessions, traits
+from thinkingthoughts.api.body_limit import BodySizeLimitMiddleware
+from thinkingthoughts.api.errors import install_error_handlers
+from thinkingthoughts.chat.service import ChatService
+from thinkingthoughts.personas.catalog import load_trait_catalog
+from thinkingthoughts.personas.policy import load_operator_policy
+from thinkingthoughts.personas.registry import PersonaRegistry
+from thinkingthoughts.resources import GatewayResources
+from thinkingthoughts.security.authenticator import KeyAuthenticator
+from thinkingthoughts.security.bootstrap import ensure_bootstrap_admin_key
+from thinkingthoughts.settings import Settings
+from thinkingthoughts.shared_state import open_redis
+from thinkingthoughts.storage.database import Database
+from thinkingthoughts.storage.migrate import upgrade_database_async
+from thinkingthoughts.upstream.client import UpstreamClient, UpstreamTimeouts
+from thinkingthoughts.upstream.models import ModelResolver
+
+logger = logging.getLogger(__name__)
+
+Announce = Callable[[str], None]
+
+
+def create_app(
+    settings: Settings, *, upstream_base_url: str | None = None, announce: Announce = print
+) -> FastAPI:
+    """Build the gateway. `upstream_base_url` overrides the settings (the bundled simulator)."""
+    base_url = upstream_base_url or settings.llm_base_url
+    if base_url is None:
+        raise ValueError("no inference server: set LLM_BASE_URL or run `thinkingthoughts up`")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        resources = await open_resources(settings, base_url=base_url, announce=announce)
+        app.state.resources = resources
+        try:
+            yield
+        finally:
+            await resources.upstream.close()
+            if resources.redis is not None:
+                await resources.redis.aclose()
+            await resources.database.dispose()
+
+    app = FastAPI(
+        title="ThinkingThoughts",
+        summary="Persona chat gateway for OpenAI-compatible inference servers",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    for module in (health, chat, personas, traits, sessions):
+        app.include_router(module.router)
+    return app
+
+
+async def open_resources(
+    settings: Settings, *, base_url: str, announce: Announce
+) -> GatewayResources:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database_url = settings.resolved_database_url
+    await upgrade_database_async(database_url)
+    database = Database(database_url)
+    catalog = load_trait_catalog(settings.traits_file)
+    registry = PersonaRegistry(
+        catalog=catalog,
+        policy_for_locale=_policy_loader(settings),
+        default_ref=settings.default_persona,
+    )
+    async with database.session() as db, db.begin():
+        seeded = await registry.seed_if_empty(db)
+    if seeded:
+        logger.info("seeded %d example personas", seeded)
+    secret = await ensure_bootstrap_admin_key(database, settings.admin_key_file)
+    if secret is not None:
+        announce(bootstrap_banner(secret, settings))
+    upstream = UpstreamClient.create(
+        base_url=base_url,
+        api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
+        timeouts=UpstreamTimeouts(
+            connect=settings.llm_connect_timeout,
+            first_token=settings.llm_first_token_timeout,
+            request=settings.llm_request_timeout,
+        ),
+    )
+    models = ModelResolver(
+        upstream,
+        configured_model=settings.llm_model,
+        configured_max_model_len=settings.llm_max_model_len,
+    )
+    return GatewayResources(
+        settings=settings,
+        database=database,
+        upstream=upstream,
+        models=models,
+        personas=registry,
+        chat=ChatService(
+            database=database,
+            upstream=upstream,
+            models=models,
+            personas=registry,
+            default_max_tokens=settings.max_tokens,
+        ),
+        authenticator=KeyAuthenticator(database),
+        redis=open_redis(settings.redis_url) if settings.redis_url else None,
+    )
+
+
+def _policy_loader(settings: Settings) -> Callable[[str], str]:
+    policies: dict[str, str] = {}
+
+    def policy_for_locale(locale: str) -> str:
+        if locale not in policies:
+            policies[locale] = load_operator_policy(settings.policy_file, locale)
+        return policies[locale]
+
+    return policy_for_locale
+
+
+def bootstrap_banner(secret: str, settings: Settings) -> str:
+    return (
+        "\n"
+        "  First start: an admin API key was created. It is shown only this once:\n\n"
+        f"      {secret}\n\n"
+        f"  It is also saved in {settings.admin_key_file} (readable by you only).\n"
+        "  Use it as 'x-api-key: <key>' or 'Authorization: Bearer <key>'.\n"
+    )

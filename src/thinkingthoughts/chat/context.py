@@ -1,0 +1,60 @@
+"""Which part of a conversation goes upstream: pure token budgeting, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+MESSAGE_OVERHEAD_TOKENS = 4
+"""Tokens a chat template spends around each message (role markers, separators)."""
+
+ASCII_CHARS_PER_TOKEN = 3
+"""Conservative: English averages about four characters per token."""
+
+
+@dataclass(frozen=True, slots=True)
+class ContextBudget:
+    max_model_len: int
+    reply_tokens: int
+
+    @property
+    def prompt_tokens(self) -> int:
+        """Tokens the prompt may use so that the reply still fits the model's context."""
+        return max(self.max_model_len - self.reply_tokens, 0)
+
+
+def estimate_tokens(text: str) -> int:
+    """A cautious token estimate: over-counts ASCII text, counts other characters as one each.
+
+    Used where the upstream offers no exact count; erring high keeps requests under the
+    model's limit at the price of sending slightly less history.
+    """
+    non_ascii = sum(1 for char in text if ord(char) > 127)
+    ascii_chars = len(text) - non_ascii
+    return -(-ascii_chars // ASCII_CHARS_PER_TOKEN) + non_ascii
+
+
+def estimate_message_tokens(content: str) -> int:
+    return estimate_tokens(content) + MESSAGE_OVERHEAD_TOKENS
+
+
+def count_fitting_history(
+    *, fixed_tokens: int, history_tokens_newest_first: Sequence[int], budget: int
+) -> int:
+    """How many of the newest history messages fit beside the fixed part of the prompt.
+
+    History is taken newest first and stops at the first message that does not fit, so
+    what goes upstream is always a contiguous tail of the conversation.
+    """
+    remaining = budget - fixed_tokens
+    fitting = 0
+    for tokens in history_tokens_newest_first:
+        if tokens > remaining:
+            break
+        remaining -= tokens
+        fitting += 1
+    return fitting
+
+
+def fits(*, fixed_tokens: int, required_tokens: int, budget: int) -> bool:
+    return fixed_tokens + required_tokens <= budget

@@ -1,0 +1,314 @@
+"""One chat turn: store the user's words, build the context, call upstream, store the reply."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncGenerator, Sequence
+from typing import Any
+
+import anyio
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from thinkingthoughts.chat.context import (
+    ContextBudget,
+    count_fitting_history,
+    estimate_message_tokens,
+    fits,
+)
+from thinkingthoughts.chat.turns import (
+    MessageStatus,
+    PreparedTurn,
+    StreamDelta,
+    StreamEvent,
+    StreamFinished,
+    StreamStarted,
+    TurnMessage,
+    TurnRequest,
+    TurnResult,
+)
+from thinkingthoughts.errors import ContextOverflowError, GatewayError, NotFoundError
+from thinkingthoughts.personas.registry import PersonaRecord, PersonaRegistry
+from thinkingthoughts.storage import message_store, session_store
+from thinkingthoughts.storage.database import Database
+from thinkingthoughts.storage.models import ChatSession
+from thinkingthoughts.upstream.client import UpstreamClient
+from thinkingthoughts.upstream.models import ModelResolver, ResolvedModel
+from thinkingthoughts.upstream.protocol import Usage
+
+HISTORY_PAGE_SIZE = 64
+TITLE_LENGTH = 60
+SENDABLE_STATUSES = frozenset({"complete", "interrupted"})
+
+
+class ChatService:
+    """Orchestrates a turn; pure parts live in `context` and the persona compiler."""
+
+    def __init__(
+        self,
+        *,
+        database: Database,
+        upstream: UpstreamClient,
+        models: ModelResolver,
+        personas: PersonaRegistry,
+        default_max_tokens: int,
+    ) -> None:
+        self._database = database
+        self._upstream = upstream
+        self._models = models
+        self._personas = personas
+        self._default_max_tokens = default_max_tokens
+
+    async def prepare(self, request: TurnRequest) -> PreparedTurn:
+        """Validate, store the user's turn and assemble what goes upstream.
+
+        Everything that can refuse the request (unknown session or persona, bad traits,
+        a message too long for the model) happens before anything is written.
+        """
+        model = await self._models.resolve()
+        max_tokens = request.max_tokens or self._default_max_tokens
+        budget = ContextBudget(model.max_model_len, max_tokens).prompt_tokens
+        async with self._database.session() as db, db.begin():
+            session = await self._load_session(db, request)
+            persona_ref = request.persona_ref or (session.persona_id if session else None)
+            persona = await self._personas.get_or_default(db, persona_ref)
+            stored_traits: dict[str, Any] = dict(session.traits) if session else {}
+            requested = {**stored_traits, **request.traits}
+            levels = self._personas.trait_levels(persona, requested)
+            system_prompt = self._personas.system_prompt(persona, levels)
+            await self._require_newest_fits(system_prompt, request.messages[-1], budget, model)
+
+            if request.stateless:
+                history = _fit_messages(system_prompt, request.messages, budget)
+                return self._prepared(
+                    None, persona, model, system_prompt, history, max_tokens, request
+                )
+
+            explicit_traits = {k: levels[k] for k in requested if k in levels}
+            if session is None:
+                session = await self._start_session(db, request, persona, explicit_traits)
+            else:
+                session.persona_id = persona.id
+                session.traits = explicit_traits
+            for message in request.messages:
+                await message_store.append_message(
+                    db, session_id=session.id, role=message.role, content=message.content
+                )
+            history = await self._history_tail(db, session.id, system_prompt, budget)
+            return self._prepared(
+                session.id, persona, model, system_prompt, history, max_tokens, request
+            )
+
+    async def complete(self, turn: PreparedTurn) -> TurnResult:
+        try:
+            completion = await self._upstream.complete(turn.upstream_payload())
+        except GatewayError:
+            await self._record_reply(turn, content="", status="error")
+            raise
+        usage = completion.usage
+        await self._record_reply(
+            turn,
+            content=completion.content,
+            status="complete",
+            usage=usage,
+            finish_reason=completion.finish_reason,
+        )
+        return TurnResult(
+            content=completion.content,
+            session_id=turn.session_id,
+            message_id=turn.assistant_message_id,
+            persona_slug=turn.persona_slug,
+            model=turn.model,
+            finish_reason=completion.finish_reason,
+            usage=usage,
+        )
+
+    async def stream(self, turn: PreparedTurn) -> AsyncGenerator[StreamEvent, None]:
+        """Relay the reply as it arrives; whatever happens, store what was relayed.
+
+        The upstream request is opened before the first event, so an upstream that is
+        down or refuses still surfaces as an error the caller can turn into a status.
+        """
+        try:
+            upstream = await self._upstream.open_stream(turn.upstream_payload())
+        except GatewayError:
+            await self._record_reply(turn, content="", status="error")
+            raise
+        yield StreamStarted(
+            session_id=turn.session_id,
+            message_id=turn.assistant_message_id,
+            persona_slug=turn.persona_slug,
+            model=turn.model,
+        )
+        relayed: list[str] = []
+        status: MessageStatus = "interrupted"
+        usage: Usage | None = None
+        finish_reason: str | None = None
+        try:
+            async for chunk in upstream.chunks():
+                usage = chunk.usage or usage
+                finish_reason = chunk.finish_reason or finish_reason
+                if chunk.content:
+                    relayed.append(chunk.content)
+                    yield StreamDelta(chunk.content)
+            status = "complete"
+        except GatewayError:
+            status = "error"
+            raise
+        finally:
+            # A client that went away cancels this task; the record must still be written.
+            with anyio.CancelScope(shield=True):
+                upstream.close()
+                await self._record_reply(
+                    turn,
+                    content="".join(relayed),
+                    status=status,
+                    usage=usage,
+                    finish_reason=finish_reason,
+                )
+        yield StreamFinished(
+            message_id=turn.assistant_message_id, finish_reason=finish_reason, usage=usage
+        )
+
+    async def _load_session(self, db: AsyncSession, request: TurnRequest) -> ChatSession | None:
+        if request.session_id is None:
+            return None
+        session = await session_store.get_session(
+            db, session_id=request.session_id, owner=request.owner
+        )
+        if session is None:
+            raise NotFoundError(f"no session '{request.session_id}'", code="session_not_found")
+        return session
+
+    async def _start_session(
+        self,
+        db: AsyncSession,
+        request: TurnRequest,
+        persona: PersonaRecord,
+        traits: dict[str, int],
+    ) -> ChatSession:
+        first_user = next((m.content for m in request.messages if m.role == "user"), "")
+        session = await session_store.create_session(
+            db,
+            owner=request.owner,
+            persona_id=persona.id,
+            traits=traits,
+            title=_title_from(first_user),
+        )
+        if persona.sheet.greeting:
+            await message_store.append_message(
+                db, session_id=session.id, role="assistant", content=persona.sheet.greeting
+            )
+        return session
+
+    async def _require_newest_fits(
+        self, system_prompt: str, newest: TurnMessage, budget: int, model: ResolvedModel
+    ) -> None:
+        fixed = estimate_message_tokens(system_prompt)
+        required = estimate_message_tokens(newest.content)
+        if fits(fixed_tokens=fixed, required_tokens=required, budget=budget):
+            return
+        exact = await self._upstream.count_prompt_tokens(
+            model=model.name,
+            messages=[
+                {"role": "system", "content": system_prompt},
+                {"role": newest.role, "content": newest.content},
+            ],
+        )
+        if exact is not None and exact <= budget:
+            return
+        raise ContextOverflowError(
+            f"the message is too long for the model: about {fixed + required} tokens "
+            f"with the persona's prompt, and {budget} fit beside the reply "
+            f"({model.max_model_len} in the model's context, "
+            f"{model.max_model_len - budget} kept for the reply)"
+        )
+
+    async def _history_tail(
+        self, db: AsyncSession, session_id: str, system_prompt: str, budget: int
+    ) -> list[dict[str, Any]]:
+        """The newest stored messages that fit, read page by page from the end."""
+        remaining = budget - estimate_message_tokens(system_prompt)
+        newest_first: list[dict[str, Any]] = []
+        before_seq: int | None = None
+        while True:
+            page = await message_store.read_history_tail(
+                db, session_id=session_id, limit=HISTORY_PAGE_SIZE, before_seq=before_seq
+            )
+            for row in page:
+                if row.status not in SENDABLE_STATUSES or not row.content:
+                    continue
+                tokens = estimate_message_tokens(row.content)
+                if tokens > remaining and newest_first:
+                    return newest_first[::-1]
+                remaining -= tokens
+                newest_first.append({"role": row.role, "content": row.content})
+            if len(page) < HISTORY_PAGE_SIZE:
+                return newest_first[::-1]
+            before_seq = page[-1].seq
+
+    def _prepared(
+        self,
+        session_id: str | None,
+        persona: PersonaRecord,
+        model: ResolvedModel,
+        system_prompt: str,
+        history: list[dict[str, Any]],
+        max_tokens: int,
+        request: TurnRequest,
+    ) -> PreparedTurn:
+        return PreparedTurn(
+            session_id=session_id,
+            persona_id=persona.id,
+            persona_slug=persona.slug,
+            assistant_message_id=str(uuid.uuid4()) if session_id else None,
+            model=model.name,
+            upstream_messages=[{"role": "system", "content": system_prompt}, *history],
+            max_tokens=max_tokens,
+            sampling=dict(request.sampling),
+            history_sent=len(history),
+        )
+
+    async def _record_reply(
+        self,
+        turn: PreparedTurn,
+        *,
+        content: str,
+        status: MessageStatus,
+        usage: Usage | None = None,
+        finish_reason: str | None = None,
+    ) -> None:
+        if turn.session_id is None:
+            return
+        async with self._database.session() as db, db.begin():
+            await message_store.append_message(
+                db,
+                session_id=turn.session_id,
+                role="assistant",
+                content=content,
+                status=status,
+                prompt_tokens=usage.prompt_tokens if usage else None,
+                completion_tokens=usage.completion_tokens if usage else None,
+                model=turn.model,
+                finish_reason=finish_reason,
+                message_id=turn.assistant_message_id,
+            )
+
+
+def _fit_messages(
+    system_prompt: str, messages: Sequence[TurnMessage], budget: int
+) -> list[dict[str, Any]]:
+    newest_first = [estimate_message_tokens(m.content) for m in reversed(messages)]
+    keep = count_fitting_history(
+        fixed_tokens=estimate_message_tokens(system_prompt),
+        history_tokens_newest_first=newest_first,
+        budget=budget,
+    )
+    kept = messages[len(messages) - max(keep, 1) :]
+    return [{"role": m.role, "content": m.content} for m in kept]
+
+
+def _title_from(text: str) -> str | None:
+    line = " ".join(text.split())
+    if not line:
+        return None
+    return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"

@@ -1,0 +1,94 @@
+"""The data of one chat turn, as the service sees it (independent of the HTTP layer)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from thinkingthoughts.upstream.protocol import Usage
+
+Role = Literal["system", "user", "assistant"]
+MessageStatus = Literal["complete", "interrupted", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class TurnMessage:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRequest:
+    """What a client asks for.
+
+    With `session_id`, `messages` are the new turns to append to that session. Without
+    it, `stateless` says whether `messages` is the whole conversation (nothing stored)
+    or the start of a new session.
+    """
+
+    owner: str
+    session_id: str | None
+    persona_ref: str | None
+    traits: Mapping[str, object]
+    messages: tuple[TurnMessage, ...]
+    stateless: bool
+    max_tokens: int | None = None
+    sampling: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedTurn:
+    """Everything needed to call the upstream; the user turn is already stored."""
+
+    session_id: str | None
+    persona_id: str
+    persona_slug: str
+    assistant_message_id: str | None
+    model: str
+    upstream_messages: list[dict[str, Any]]
+    max_tokens: int
+    sampling: Mapping[str, Any]
+    history_sent: int
+
+    def upstream_payload(self) -> dict[str, Any]:
+        return {
+            **self.sampling,
+            "model": self.model,
+            "messages": self.upstream_messages,
+            "max_tokens": self.max_tokens,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TurnResult:
+    content: str
+    session_id: str | None
+    message_id: str | None
+    persona_slug: str
+    model: str
+    finish_reason: str | None
+    usage: Usage | None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStarted:
+    session_id: str | None
+    message_id: str | None
+    persona_slug: str
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
+class StreamDelta:
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class StreamFinished:
+    message_id: str | None
+    finish_reason: str | None
+    usage: Usage | None
+
+
+StreamEvent = StreamStarted | StreamDelta | StreamFinished

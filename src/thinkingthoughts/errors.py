@@ -1,0 +1,109 @@
+"""Every error the gateway raises on purpose, and the HTTP status each one maps to.
+
+    GatewayError                     500  internal_error
+    ├── InvalidRequestError          422  invalid_request
+    │   ├── UnknownTraitError        422  unknown_trait
+    │   └── TraitLevelError          422  invalid_trait_level
+    ├── AuthenticationError          401  invalid_api_key
+    ├── PermissionDeniedError        403  permission_denied
+    ├── NotFoundError                404  not_found
+    ├── ConflictError                409  conflict
+    ├── PayloadTooLargeError         413  payload_too_large
+    │   └── ContextOverflowError     413  context_length_exceeded
+    ├── RateLimitedError             429  rate_limited  (carries retry_after)
+    └── UpstreamError                502  upstream_error
+        ├── UpstreamUnavailableError 503  upstream_unavailable
+        └── UpstreamTimeoutError     504  upstream_timeout
+
+Services raise these; `api.errors` turns each into the one error shape
+`{"error": {"type", "message", "code"}}` with its status. Anything else is a bug and
+answers 500 without details.
+"""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    status_code = 500
+    error_type = "internal_error"
+    code = "internal_error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class InvalidRequestError(GatewayError):
+    status_code = 422
+    error_type = "invalid_request_error"
+    code = "invalid_request"
+
+
+class UnknownTraitError(InvalidRequestError):
+    code = "unknown_trait"
+
+
+class TraitLevelError(InvalidRequestError):
+    code = "invalid_trait_level"
+
+
+class AuthenticationError(GatewayError):
+    status_code = 401
+    error_type = "authentication_error"
+    code = "invalid_api_key"
+
+
+class PermissionDeniedError(GatewayError):
+    status_code = 403
+    error_type = "permission_error"
+    code = "permission_denied"
+
+
+class NotFoundError(GatewayError):
+    status_code = 404
+    error_type = "not_found_error"
+    code = "not_found"
+
+
+class ConflictError(GatewayError):
+    status_code = 409
+    error_type = "conflict_error"
+    code = "conflict"
+
+
+class PayloadTooLargeError(GatewayError):
+    status_code = 413
+    error_type = "invalid_request_error"
+    code = "payload_too_large"
+
+
+class ContextOverflowError(PayloadTooLargeError):
+    code = "context_length_exceeded"
+
+
+class RateLimitedError(GatewayError):
+    status_code = 429
+    error_type = "rate_limit_error"
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
+class UpstreamError(GatewayError):
+    status_code = 502
+    error_type = "upstream_error"
+    code = "upstream_error"
+
+
+class UpstreamUnavailableError(UpstreamError):
+    status_code = 503
+    code = "upstream_unavailable"
+
+
+class UpstreamTimeoutError(UpstreamError):
+    status_code = 504
+    code = "upstream_timeout"

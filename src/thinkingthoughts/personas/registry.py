@@ -1,0 +1,170 @@
+"""Personas as the gateway serves them: stored sheets, resolved traits, compiled prompts."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from thinkingthoughts.errors import ConflictError, InvalidRequestError, NotFoundError
+from thinkingthoughts.personas.catalog import (
+    TraitCatalog,
+    resolve_trait_levels,
+    validate_trait_levels,
+)
+from thinkingthoughts.personas.compiler import compile_system_prompt
+from thinkingthoughts.personas.seeds import load_seed_personas
+from thinkingthoughts.personas.sheet import PersonaSheet
+from thinkingthoughts.storage import persona_store
+from thinkingthoughts.storage.models import Persona
+
+PROMPT_CACHE_SIZE = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class PersonaRecord:
+    id: str
+    version: int
+    sheet: PersonaSheet
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def slug(self) -> str:
+        return self.sheet.slug
+
+    @property
+    def name(self) -> str:
+        return self.sheet.name
+
+
+def record_from_row(row: Persona) -> PersonaRecord:
+    return PersonaRecord(
+        id=row.id,
+        version=row.version,
+        sheet=PersonaSheet.model_validate(row.sheet),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+class PersonaRegistry:
+    """Looks personas up, keeps their sheets valid and compiles their system prompts."""
+
+    def __init__(
+        self,
+        *,
+        catalog: TraitCatalog,
+        policy_for_locale: Callable[[str], str],
+        default_ref: str,
+    ) -> None:
+        self.catalog = catalog
+        self._policy_for_locale = policy_for_locale
+        self._default_ref = default_ref
+        self._prompts: OrderedDict[tuple[str, int, tuple[tuple[str, int], ...]], str] = (
+            OrderedDict()
+        )
+
+    async def get(self, db: AsyncSession, ref: str) -> PersonaRecord:
+        row = await persona_store.get_persona(db, ref=ref)
+        if row is None:
+            raise NotFoundError(f"no persona '{ref}'", code="persona_not_found")
+        return record_from_row(row)
+
+    async def get_or_default(self, db: AsyncSession, ref: str | None) -> PersonaRecord:
+        return await self.get(db, ref if ref else self._default_ref)
+
+    async def list(self, db: AsyncSession) -> list[PersonaRecord]:
+        return [record_from_row(row) for row in await persona_store.list_personas(db)]
+
+    async def create(self, db: AsyncSession, sheet: PersonaSheet) -> PersonaRecord:
+        self._check_default_traits(sheet)
+        if await persona_store.get_persona(db, ref=sheet.slug) is not None:
+            raise ConflictError(f"a persona with slug '{sheet.slug}' exists", code="slug_taken")
+        row = await persona_store.create_persona(
+            db, slug=sheet.slug, name=sheet.name, sheet=_sheet_document(sheet)
+        )
+        return record_from_row(row)
+
+    async def update(self, db: AsyncSession, ref: str, changes: Mapping[str, Any]) -> PersonaRecord:
+        row = await persona_store.get_persona(db, ref=ref)
+        if row is None:
+            raise NotFoundError(f"no persona '{ref}'", code="persona_not_found")
+        merged = {**PersonaSheet.model_validate(row.sheet).model_dump(), **changes}
+        try:
+            sheet = PersonaSheet.model_validate(merged)
+        except ValidationError as exc:
+            raise InvalidRequestError(_first_validation_message(exc)) from exc
+        self._check_default_traits(sheet)
+        if sheet.slug != row.slug and await persona_store.get_persona(db, ref=sheet.slug):
+            raise ConflictError(f"a persona with slug '{sheet.slug}' exists", code="slug_taken")
+        try:
+            row = await persona_store.update_persona(
+                db, persona=row, slug=sheet.slug, name=sheet.name, sheet=_sheet_document(sheet)
+            )
+        except IntegrityError as exc:
+            raise ConflictError(f"a persona with slug '{sheet.slug}' exists") from exc
+        return record_from_row(row)
+
+    async def delete(self, db: AsyncSession, ref: str) -> None:
+        row = await persona_store.get_persona(db, ref=ref)
+        if row is None:
+            raise NotFoundError(f"no persona '{ref}'", code="persona_not_found")
+        await persona_store.delete_persona(db, persona=row)
+
+    async def seed_if_empty(self, db: AsyncSession) -> int:
+        """Store the shipped example personas on first start; returns how many."""
+        if await persona_store.count_personas(db) > 0:
+            return 0
+        sheets = load_seed_personas()
+        for sheet in sheets:
+            await persona_store.create_persona(
+                db, slug=sheet.slug, name=sheet.name, sheet=_sheet_document(sheet)
+            )
+        return len(sheets)
+
+    def trait_levels(
+        self, persona: PersonaRecord, requested: Mapping[str, object]
+    ) -> dict[str, int]:
+        """The persona's defaults overlaid by valid requested levels (422 otherwise)."""
+        valid = validate_trait_levels(self.catalog, requested)
+        return resolve_trait_levels(
+            self.catalog, persona_defaults=persona.sheet.default_traits, requested=valid
+        )
+
+    def system_prompt(self, persona: PersonaRecord, levels: Mapping[str, int]) -> str:
+        """The compiled prompt, cached by persona version and trait levels."""
+        key = (persona.id, persona.version, tuple(sorted(levels.items())))
+        cached = self._prompts.get(key)
+        if cached is not None:
+            self._prompts.move_to_end(key)
+            return cached
+        prompt = compile_system_prompt(
+            sheet=persona.sheet,
+            trait_levels=levels,
+            catalog=self.catalog,
+            policy=self._policy_for_locale(persona.sheet.locale),
+        )
+        self._prompts[key] = prompt
+        if len(self._prompts) > PROMPT_CACHE_SIZE:
+            self._prompts.popitem(last=False)
+        return prompt
+
+    def _check_default_traits(self, sheet: PersonaSheet) -> None:
+        validate_trait_levels(self.catalog, sheet.default_traits)
+
+
+def _sheet_document(sheet: PersonaSheet) -> dict[str, Any]:
+    return sheet.model_dump(mode="json")
+
+
+def _first_validation_message(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{where}: {first['msg']}" if where else str(first["msg"])

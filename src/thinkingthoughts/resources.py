@@ -1,0 +1,29 @@
+"""The long-lived objects one gateway process holds, built once at start."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from thinkingthoughts.chat.service import ChatService
+from thinkingthoughts.personas.registry import PersonaRegistry
+from thinkingthoughts.security.authenticator import KeyAuthenticator
+from thinkingthoughts.settings import Settings
+from thinkingthoughts.storage.database import Database
+from thinkingthoughts.upstream.client import UpstreamClient
+from thinkingthoughts.upstream.models import ModelResolver
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayResources:
+    settings: Settings
+    database: Database
+    upstream: UpstreamClient
+    models: ModelResolver
+    personas: PersonaRegistry
+    chat: ChatService
+    authenticator: KeyAuthenticator
+    redis: Redis | None

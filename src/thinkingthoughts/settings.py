@@ -1,0 +1,127 @@
+"""The one typed settings object. Nothing else in the package reads the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SQLITE_FILE_NAME = "thinkingthoughts.db"
+ADMIN_KEY_FILE_NAME = "admin.key"
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+class Settings(BaseSettings):
+    """Gateway settings, read from the environment and `.env` (see `.env.example`)."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        case_sensitive=False,
+    )
+
+    llm_base_url: str | None = Field(
+        default=None, validation_alias=_env("LLM_BASE_URL", "VLLM_API_BASE_URL")
+    )
+    llm_model: str | None = Field(
+        default=None, validation_alias=_env("LLM_MODEL", "VLLM_MODEL_NAME")
+    )
+    llm_api_key: SecretStr | None = Field(default=None, validation_alias=_env("LLM_API_KEY"))
+    llm_max_model_len: PositiveInt | None = Field(
+        default=None, validation_alias=_env("LLM_MAX_MODEL_LEN")
+    )
+    llm_connect_timeout: PositiveFloat = Field(
+        default=5.0, validation_alias=_env("LLM_CONNECT_TIMEOUT")
+    )
+    llm_first_token_timeout: PositiveFloat = Field(
+        default=60.0, validation_alias=_env("LLM_FIRST_TOKEN_TIMEOUT")
+    )
+    llm_request_timeout: PositiveFloat = Field(
+        default=600.0, validation_alias=_env("LLM_REQUEST_TIMEOUT")
+    )
+    max_tokens: PositiveInt = Field(default=512, validation_alias=_env("MAX_TOKENS"))
+
+    database_url: str | None = Field(default=None, validation_alias=_env("DATABASE_URL"))
+    redis_url: str | None = Field(default=None, validation_alias=_env("REDIS_URL"))
+    data_dir: Path = Field(default=Path("./data"), validation_alias=_env("TT_DATA_DIR"))
+
+    host: str = Field(default="127.0.0.1", validation_alias=_env("TT_HOST"))
+    port: int = Field(default=8001, ge=1, le=65535, validation_alias=_env("TT_PORT"))
+    simulator_port: int = Field(
+        default=8000, ge=1, le=65535, validation_alias=_env("TT_SIMULATOR_PORT")
+    )
+
+    default_persona: str = Field(default="seline", validation_alias=_env("TT_DEFAULT_PERSONA"))
+    policy_file: Path | None = Field(default=None, validation_alias=_env("TT_POLICY_FILE"))
+    traits_file: Path | None = Field(default=None, validation_alias=_env("TT_TRAITS_FILE"))
+
+    max_message_chars: PositiveInt = Field(
+        default=32_000, validation_alias=_env("TT_MAX_MESSAGE_CHARS")
+    )
+    max_messages_per_request: PositiveInt = Field(
+        default=500, validation_alias=_env("TT_MAX_MESSAGES_PER_REQUEST")
+    )
+    max_request_bytes: PositiveInt = Field(
+        default=1_048_576, validation_alias=_env("TT_MAX_REQUEST_BYTES")
+    )
+    sse_keepalive_seconds: PositiveFloat = Field(
+        default=5.0, validation_alias=_env("TT_SSE_KEEPALIVE_SECONDS")
+    )
+    log_level: str = Field(default="info", validation_alias=_env("TT_LOG_LEVEL"))
+
+    @field_validator("llm_base_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        levels = {"critical", "error", "warning", "info", "debug"}
+        if value.lower() not in levels:
+            raise ValueError(f"must be one of {', '.join(sorted(levels))}")
+        return value.lower()
+
+    @property
+    def resolved_database_url(self) -> str:
+        """DATABASE_URL, or the SQLite file under the data dir; storage picks the driver."""
+        if not self.database_url:
+            return f"sqlite+aiosqlite:///{self.data_dir / SQLITE_FILE_NAME}"
+        return self.database_url
+
+    @property
+    def admin_key_file(self) -> Path:
+        return self.data_dir / ADMIN_KEY_FILE_NAME
+
+
+def describe_settings_error(error: ValidationError) -> str:
+    """One readable line naming each variable that is wrong."""
+    parts = []
+    for item in error.errors():
+        field = str(item["loc"][0]) if item["loc"] else "?"
+        variable = _variable_name(field)
+        parts.append(f"{variable}: {item['msg']}")
+    return "invalid setting " + "; ".join(parts)
+
+
+def _variable_name(field: str) -> str:
+    info = Settings.model_fields.get(field)
+    if info is not None and isinstance(info.validation_alias, AliasChoices):
+        first = info.validation_alias.choices[0]
+        return str(first)
+    return field.upper()

@@ -1,0 +1,207 @@
+"""The simulator's HTTP server: vLLM's OpenAI-compatible routes on aiohttp, plus test seams.
+
+Routes:
+    POST   /v1/chat/completions   whole or streamed (SSE) chat completions
+    GET    /v1/models             the one served model, with its max_model_len
+    GET    /health                200, empty body
+    POST   /tokenize              token count of a prompt or of chat messages
+    GET    /_sim/requests         recent chat request bodies, newest last
+    DELETE /_sim/requests         forget them
+    GET    /_sim/stats            request and stream counters
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Mapping
+
+import orjson
+from aiohttp import web
+
+from thinkingthoughts.simulator.config import SimulatorConfig
+from thinkingthoughts.simulator.protocol import (
+    INTERNAL_ERROR,
+    RATE_LIMITED,
+    CompletionPlan,
+    ErrorAnswer,
+    completion_body,
+    models_body,
+    parse_json_object,
+    plan_chat_completion,
+    stream_frames,
+    tokenize_body,
+)
+from thinkingthoughts.simulator.state import InjectedFailure, SimulatorState
+
+STATE = web.AppKey("simulator_state", SimulatorState)
+RETRY_AFTER_SECONDS = 1
+# Long conversations must reach the context check rather than aiohttp's 1 MiB default.
+MAX_REQUEST_BYTES = 64 * 1024 * 1024
+_JSON = "application/json"
+_SSE_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
+
+
+def create_simulator_app(config: SimulatorConfig) -> web.Application:
+    """A fresh simulator app with its own counters, recorded requests and failure dice."""
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    app[STATE] = SimulatorState.for_config(config, created=int(time.time()))
+    app.router.add_post("/v1/chat/completions", _chat_completions)
+    app.router.add_get("/v1/models", _models)
+    app.router.add_get("/health", _health)
+    app.router.add_post("/tokenize", _tokenize)
+    app.router.add_get("/_sim/requests", _recorded_requests)
+    app.router.add_delete("/_sim/requests", _clear_recorded_requests)
+    app.router.add_get("/_sim/stats", _stats)
+    return app
+
+
+def run_simulator(config: SimulatorConfig, *, host: str, port: int) -> None:
+    """Serve the simulator until interrupted; prints one line once it listens."""
+
+    def announce(*_: object) -> None:
+        print(
+            f"ThinkingThoughts inference simulator serving model '{config.model}' "
+            f"on http://{host}:{port}/v1",
+            flush=True,
+        )
+
+    web.run_app(create_simulator_app(config), host=host, port=port, access_log=None, print=announce)
+
+
+async def _chat_completions(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    state.stats.requests += 1
+    body = parse_json_object(await request.read())
+    if isinstance(body, ErrorAnswer):
+        return _error_response(body)
+    state.record(body)
+    plan = plan_chat_completion(body, state.config)
+    if isinstance(plan, ErrorAnswer):
+        return _error_response(plan)
+    failure = state.next_failure()
+    if failure is InjectedFailure.RATE_LIMITED:
+        return _error_response(RATE_LIMITED, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    if failure is InjectedFailure.SERVER_ERROR:
+        return _error_response(INTERNAL_ERROR)
+    dropped = failure is InjectedFailure.DROPPED
+    if plan.stream:
+        return await _stream_completion(request, state, plan, dropped=dropped)
+    return await _whole_completion(request, state, plan, dropped=dropped)
+
+
+async def _whole_completion(
+    request: web.Request, state: SimulatorState, plan: CompletionPlan, *, dropped: bool
+) -> web.StreamResponse:
+    config = state.config
+    tokens_generated = plan.completion_tokens // 2 if dropped else plan.completion_tokens
+    generation_seconds = config.inter_token_latency * max(0, tokens_generated - 1)
+    await _sleep(config.time_to_first_token + generation_seconds)
+    if dropped:
+        _abort_connection(request)
+        # Never sent: the connection is gone; aiohttp discards the write error.
+        return web.Response(status=500)
+    answer = completion_body(plan, completion_id=_completion_id(), created=int(time.time()))
+    return web.Response(body=answer, content_type=_JSON)
+
+
+async def _stream_completion(
+    request: web.Request, state: SimulatorState, plan: CompletionPlan, *, dropped: bool
+) -> web.StreamResponse:
+    config = state.config
+    frames = stream_frames(plan, completion_id=_completion_id(), created=int(time.time()))
+    # One write per token, the role chunk riding with the first token as vLLM sends it.
+    writes = [frames.opening + b"".join(frames.pieces[:1]), *frames.pieces[1:]]
+    if dropped:
+        writes = writes[: max(1, len(writes) // 2)]
+    else:
+        writes[-1] += frames.closing
+    if config.inter_token_latency == 0:
+        writes = [b"".join(writes)]
+
+    stats = state.stats
+    response = web.StreamResponse(headers=_SSE_HEADERS)
+    stats.active_streams += 1
+    try:
+        await response.prepare(request)
+        first_token_at = asyncio.get_running_loop().time() + config.time_to_first_token
+        for index, data in enumerate(writes):
+            await _sleep_until(first_token_at + index * config.inter_token_latency)
+            await response.write(data)
+        if not dropped:
+            await response.write_eof()
+    except ConnectionResetError:
+        stats.cancelled_streams += 1
+        return response
+    except asyncio.CancelledError:
+        stats.cancelled_streams += 1
+        raise
+    finally:
+        stats.active_streams -= 1
+    if dropped:
+        stats.dropped_streams += 1
+        _abort_connection(request)
+    else:
+        stats.completed_streams += 1
+    return response
+
+
+async def _models(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    return web.Response(body=models_body(state.config, created=state.created), content_type=_JSON)
+
+
+async def _health(_: web.Request) -> web.Response:
+    return web.Response(status=200)
+
+
+async def _tokenize(request: web.Request) -> web.Response:
+    body = parse_json_object(await request.read())
+    if isinstance(body, ErrorAnswer):
+        return _error_response(body)
+    answer = tokenize_body(body, request.app[STATE].config)
+    if isinstance(answer, ErrorAnswer):
+        return _error_response(answer)
+    return web.Response(body=answer, content_type=_JSON)
+
+
+async def _recorded_requests(request: web.Request) -> web.Response:
+    recorded = list(request.app[STATE].recorded_requests)
+    return web.Response(body=orjson.dumps(recorded), content_type=_JSON)
+
+
+async def _clear_recorded_requests(request: web.Request) -> web.Response:
+    request.app[STATE].recorded_requests.clear()
+    return web.Response(status=204)
+
+
+async def _stats(request: web.Request) -> web.Response:
+    stats = request.app[STATE].stats.as_dict()
+    return web.Response(body=orjson.dumps(stats), content_type=_JSON)
+
+
+def _error_response(
+    answer: ErrorAnswer, *, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    return web.Response(
+        body=answer.body(), status=answer.status, content_type=_JSON, headers=headers
+    )
+
+
+def _completion_id() -> str:
+    return f"chatcmpl-{uuid.uuid4().hex}"
+
+
+def _abort_connection(request: web.Request) -> None:
+    if request.transport is not None:
+        request.transport.abort()
+
+
+async def _sleep(seconds: float) -> None:
+    if seconds > 0:
+        await asyncio.sleep(seconds)
+
+
+async def _sleep_until(deadline: float) -> None:
+    await _sleep(deadline - asyncio.get_running_loop().time())

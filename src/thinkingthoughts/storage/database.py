@@ -1,0 +1,121 @@
+"""The database handle: one async engine and its session factory per process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, make_url, text
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import ConnectionPoolEntry
+
+ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+}
+"""Driverless URLs people usually write, and the async driver each one means."""
+
+SQLITE_PRAGMAS = (
+    # First, so that switching the file to WAL waits for other connections.
+    "PRAGMA busy_timeout=5000",
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+)
+
+POSTGRES_POOL_SIZE = 10
+POSTGRES_MAX_OVERFLOW = 20
+POSTGRES_POOL_RECYCLE_SECONDS = 1800
+
+
+def async_database_url(url: str | URL) -> URL:
+    """The URL with its async driver: `postgresql://` becomes `postgresql+asyncpg://`, etc.
+
+    URLs that already name a driver are returned unchanged.
+    """
+    parsed = make_url(url)
+    driver = ASYNC_DRIVERS.get(parsed.drivername)
+    return parsed.set(drivername=driver) if driver else parsed
+
+
+def sqlite_file_path(url: URL) -> Path | None:
+    """The file a SQLite URL points at, or None for other databases and in-memory ones."""
+    if url.get_backend_name() != "sqlite":
+        return None
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def ensure_sqlite_directory(url: URL) -> None:
+    """Create the directory of a SQLite file, so that a fresh checkout starts as is."""
+    path = sqlite_file_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
+class Database:
+    """An async engine plus a session factory (`expire_on_commit=False`).
+
+    `url` may be `sqlite+aiosqlite:///path.db` or `postgresql+asyncpg://...`; the
+    driverless forms (`sqlite:///`, `postgresql://`) are given their async driver.
+    `pool_size` and `max_overflow` size the PostgreSQL pool; SQLite keeps its default.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        pool_size: int = POSTGRES_POOL_SIZE,
+        max_overflow: int = POSTGRES_MAX_OVERFLOW,
+    ) -> None:
+        parsed = async_database_url(url)
+        self.url = parsed.render_as_string(hide_password=False)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        options: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            ensure_sqlite_directory(parsed)
+        else:
+            options.update(
+                pool_pre_ping=True,
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+                pool_recycle=POSTGRES_POOL_RECYCLE_SECONDS,
+            )
+        self.engine: AsyncEngine = create_async_engine(parsed, **options)
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _apply_sqlite_pragmas)
+        self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
+            self.engine, expire_on_commit=False
+        )
+
+    def session(self) -> AsyncSession:
+        """A new session, to use as `async with db.session() as session:`."""
+        return self.sessionmaker()
+
+    async def ping(self) -> None:
+        """Run `SELECT 1`; raises when the database cannot be reached."""
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+
+def _apply_sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+    finally:
+        cursor.close()

@@ -1,0 +1,159 @@
+"""The tables: personas, chat sessions, their messages, and API keys.
+
+A conversation is one `sessions` row plus one `messages` row per turn, never one
+document: reading the tail of a long chat costs the same as reading a short one.
+Ids are uuid4 strings made in Python; every timestamp is timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+MessageRole = Literal["system", "user", "assistant"]
+MessageStatus = Literal["complete", "interrupted", "error"]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+"""Constraint names are derived, never left to the database, so migrations can name them."""
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """`DateTime(timezone=True)` that always hands back aware UTC datetimes.
+
+    SQLite keeps no offset, so values are stored converted to UTC and read back with
+    UTC attached. A naive datetime is refused: its meaning would be a guess.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: stored timestamps must be aware")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Persona(Base):
+    """A character sheet. `owner` NULL means a global persona, offered to every key."""
+
+    __tablename__ = "personas"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    sheet: Mapped[dict[str, Any]] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    """Bumped on every update, so a compiled prompt can be cached by (id, version)."""
+    owner: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ChatSession(Base):
+    """One conversation, owned by an API key id or an owner name."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (
+        # Leads with owner, so it also serves every owner-only lookup.
+        Index("ix_sessions_owner_updated_at", "owner", "updated_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    owner: Mapped[str] = mapped_column(String(128))
+    persona_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("personas.id", ondelete="SET NULL"), index=True
+    )
+    title: Mapped[str | None] = mapped_column(String(200))
+    traits: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    next_seq: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    """The last seq allocated to a message of this session (0: none yet)."""
+    message_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Message(Base):
+    """One turn of a conversation; `seq` orders a session's messages from 1 upwards."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        # Also the index that reads a history tail: WHERE session_id ORDER BY seq DESC.
+        UniqueConstraint("session_id", "seq"),
+        CheckConstraint("role IN ('system', 'user', 'assistant')", name="role"),
+        CheckConstraint("status IN ('complete', 'interrupted', 'error')", name="status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    session_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("sessions.id", ondelete="CASCADE")
+    )
+    seq: Mapped[int] = mapped_column(Integer)
+    role: Mapped[MessageRole] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text)
+    status: Mapped[MessageStatus] = mapped_column(
+        String(16), default="complete", server_default="complete"
+    )
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    model: Mapped[str | None] = mapped_column(String(200))
+    finish_reason: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApiKey(Base):
+    """An API key: only its SHA-256 is stored, `prefix` is the part shown to people."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))
+    secret_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    owner: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

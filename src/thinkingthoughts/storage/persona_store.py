@@ -1,0 +1,72 @@
+"""Stored personas. Functions flush and never commit: the caller owns the transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import case, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from thinkingthoughts.storage.clock import utcnow
+from thinkingthoughts.storage.models import Persona
+
+
+async def create_persona(
+    db: AsyncSession,
+    *,
+    slug: str,
+    name: str,
+    sheet: dict[str, Any],
+    owner: str | None = None,
+) -> Persona:
+    """Store a persona at version 1; a taken slug raises `IntegrityError` on flush."""
+    now = utcnow()
+    persona = Persona(
+        slug=slug, name=name, sheet=sheet, owner=owner, version=1, created_at=now, updated_at=now
+    )
+    db.add(persona)
+    await db.flush()
+    return persona
+
+
+async def get_persona(db: AsyncSession, *, ref: str) -> Persona | None:
+    """The persona whose id is `ref`, else the one whose slug is `ref` (one query)."""
+    id_first = case((Persona.id == ref, 0), else_=1)
+    query = select(Persona).where(or_(Persona.id == ref, Persona.slug == ref))
+    return await db.scalar(query.order_by(id_first).limit(1))
+
+
+async def list_personas(db: AsyncSession) -> list[Persona]:
+    """Every persona, ordered by name (then slug)."""
+    rows = await db.scalars(select(Persona).order_by(Persona.name, Persona.slug))
+    return list(rows)
+
+
+async def update_persona(
+    db: AsyncSession, *, persona: Persona, slug: str, name: str, sheet: dict[str, Any]
+) -> Persona:
+    """Replace the persona's sheet and bump its version (atomically, in SQL)."""
+    persona.slug = slug
+    persona.name = name
+    persona.sheet = sheet
+    # Incremented by the database, so two concurrent updates get two versions.
+    persona.version = Persona.version + 1
+    persona.updated_at = utcnow()
+    await db.flush()
+    await db.refresh(persona, attribute_names=["version"])
+    return persona
+
+
+async def delete_persona(db: AsyncSession, *, persona: Persona) -> None:
+    """Delete the persona; its sessions keep their messages and lose the reference."""
+    await db.delete(persona)
+    await db.flush()
+
+
+async def slugs_taken(db: AsyncSession) -> set[str]:
+    """Every slug in use."""
+    return set(await db.scalars(select(Persona.slug)))
+
+
+async def count_personas(db: AsyncSession) -> int:
+    return await db.scalar(select(func.count()).select_from(Persona)) or 0

@@ -1,0 +1,91 @@
+"""Stored chat sessions, scoped by owner. Functions flush and never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from thinkingthoughts.storage.clock import utcnow
+from thinkingthoughts.storage.models import ChatSession
+
+
+async def create_session(
+    db: AsyncSession,
+    *,
+    owner: str,
+    persona_id: str | None,
+    traits: Mapping[str, int],
+    title: str | None = None,
+) -> ChatSession:
+    now = utcnow()
+    session = ChatSession(
+        owner=owner,
+        persona_id=persona_id,
+        traits=dict(traits),
+        title=title,
+        next_seq=0,
+        message_count=0,
+        created_at=now,
+        updated_at=now,
+    )
+    db.add(session)
+    await db.flush()
+    return session
+
+
+async def get_session(
+    db: AsyncSession, *, session_id: str, owner: str | None
+) -> ChatSession | None:
+    """The session if `owner` owns it; `owner=None` (an admin) sees every session."""
+    query = select(ChatSession).where(ChatSession.id == session_id, *_owned_by(owner))
+    return await db.scalar(query)
+
+
+async def list_sessions(
+    db: AsyncSession, *, owner: str | None, limit: int, offset: int = 0
+) -> tuple[list[ChatSession], int]:
+    """One page of sessions, most recent activity first, and how many there are in all.
+
+    `owner=None` lists every owner's sessions.
+    """
+    page = (
+        select(ChatSession)
+        .where(*_owned_by(owner))
+        .order_by(ChatSession.updated_at.desc(), ChatSession.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    rows = list(await db.scalars(page))
+    total = await db.scalar(select(func.count()).select_from(ChatSession).where(*_owned_by(owner)))
+    return rows, total or 0
+
+
+async def rename_session(
+    db: AsyncSession, *, session: ChatSession, title: str | None
+) -> ChatSession:
+    session.title = title
+    session.updated_at = utcnow()
+    await db.flush()
+    return session
+
+
+async def update_session_traits(
+    db: AsyncSession, *, session: ChatSession, traits: Mapping[str, int]
+) -> ChatSession:
+    """Replace the session's trait levels (the whole mapping)."""
+    session.traits = dict(traits)
+    session.updated_at = utcnow()
+    await db.flush()
+    return session
+
+
+async def delete_session(db: AsyncSession, *, session: ChatSession) -> None:
+    """Delete the session; the database deletes its messages with it."""
+    await db.delete(session)
+    await db.flush()
+
+
+def _owned_by(owner: str | None) -> tuple[ColumnElement[bool], ...]:
+    return () if owner is None else (ChatSession.owner == owner,)

@@ -1,0 +1,297 @@
+"""The one pooled client for the OpenAI-compatible inference server.
+
+Built on aiohttp: measured on a two-core machine, a passthrough on `aiohttp` served
+about eight times the requests per second of the same passthrough on `httpx`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import orjson
+
+from thinkingthoughts.errors import (
+    UpstreamError,
+    UpstreamTimeoutError,
+    UpstreamUnavailableError,
+)
+from thinkingthoughts.upstream.errors import error_for_upstream_status
+from thinkingthoughts.upstream.protocol import (
+    Completion,
+    ModelInfo,
+    StreamChunk,
+    chunk_from,
+    completion_from,
+    models_from,
+)
+from thinkingthoughts.upstream.sse import DONE_SENTINEL, SSEDecoder
+
+CONNECT_RETRIES = 2
+RETRY_BACKOFF_SECONDS = 0.2
+PROBE_TIMEOUT_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamTimeouts:
+    connect: float = 5.0
+    first_token: float = 60.0
+    request: float = 600.0
+
+
+class UpstreamClient:
+    """Chat completions (whole or streamed), model listing and token counting."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str | None,
+        timeouts: UpstreamTimeouts,
+        session: aiohttp.ClientSession,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._timeouts = timeouts
+        self._session = session
+        self._headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if api_key:
+            self._headers["Authorization"] = f"Bearer {api_key}"
+        self._tokenize_supported: bool | None = None
+
+    @classmethod
+    def create(
+        cls, *, base_url: str, api_key: str | None, timeouts: UpstreamTimeouts
+    ) -> UpstreamClient:
+        """Open the pooled session; call from inside the running event loop."""
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60)
+        session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(
+                total=timeouts.request, sock_connect=timeouts.connect, connect=timeouts.connect
+            ),
+            json_serialize=lambda value: orjson.dumps(value).decode(),
+        )
+        return cls(base_url=base_url, api_key=api_key, timeouts=timeouts, session=session)
+
+    async def close(self) -> None:
+        await self._session.close()
+
+    async def complete(self, payload: Mapping[str, Any]) -> Completion:
+        body = {**payload, "stream": False}
+        async with self._post("/chat/completions", body) as response:
+            data = await _read_json(response)
+        if not isinstance(data, dict):
+            raise UpstreamError("the inference server answered with something that is not JSON")
+        return completion_from(data, fallback_model=str(payload.get("model", "")))
+
+    async def open_stream(self, payload: Mapping[str, Any]) -> UpstreamStream:
+        """Send a streaming request and wait for the upstream's status, not its tokens.
+
+        Failures before the first byte (refused, 4xx, 5xx) raise here, so that the
+        caller can still answer with a proper HTTP status.
+        """
+        body = {**payload, "stream": True, "stream_options": {"include_usage": True}}
+        response = await self._send("POST", "/chat/completions", body, deadline=None)
+        if response.status != 200:
+            error_body = await _read_error_body(response)
+            response.close()
+            raise error_for_upstream_status(response.status, error_body, response.headers)
+        return UpstreamStream(response, first_token_timeout=self._timeouts.first_token)
+
+    async def list_models(self) -> list[ModelInfo]:
+        async with self._request(
+            "GET", "/models", None, deadline=PROBE_TIMEOUT_SECONDS
+        ) as response:
+            return models_from(await _read_json(response))
+
+    async def count_prompt_tokens(
+        self, *, model: str, messages: list[dict[str, Any]]
+    ) -> int | None:
+        """Exact prompt length from vLLM's `/tokenize`, or None when the server has none."""
+        if self._tokenize_supported is False:
+            return None
+        url = self._server_root() + "/tokenize"
+        try:
+            async with self._session.post(
+                url,
+                data=orjson.dumps({"model": model, "messages": messages}),
+                headers=self._headers,
+                timeout=aiohttp.ClientTimeout(total=PROBE_TIMEOUT_SECONDS),
+            ) as response:
+                if response.status != 200:
+                    self._tokenize_supported = response.status not in (404, 405)
+                    return None
+                data = await _read_json(response)
+        except (aiohttp.ClientError, TimeoutError):
+            return None
+        count = data.get("count") if isinstance(data, dict) else None
+        self._tokenize_supported = isinstance(count, int)
+        return count if isinstance(count, int) else None
+
+    def _server_root(self) -> str:
+        return self.base_url[: -len("/v1")] if self.base_url.endswith("/v1") else self.base_url
+
+    @asynccontextmanager
+    async def _post(
+        self, path: str, body: Mapping[str, Any]
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        async with self._request("POST", path, body, deadline=None) as response:
+            yield response
+
+    @asynccontextmanager
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None,
+        *,
+        deadline: float | None,
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        response = await self._send(method, path, body, deadline=deadline)
+        completed = False
+        try:
+            if response.status != 200:
+                raise error_for_upstream_status(
+                    response.status, await _read_error_body(response), response.headers
+                )
+            yield response
+            completed = True
+        finally:
+            if completed:
+                response.release()
+            else:
+                response.close()
+
+    async def _send(
+        self, method: str, path: str, body: Mapping[str, Any] | None, *, deadline: float | None
+    ) -> aiohttp.ClientResponse:
+        url = self.base_url + path
+        data = orjson.dumps(body) if body is not None else None
+        options: dict[str, Any] = {"data": data, "headers": self._headers}
+        if deadline is not None:
+            options["timeout"] = aiohttp.ClientTimeout(total=deadline)
+        for attempt in range(CONNECT_RETRIES + 1):
+            try:
+                return await self._session.request(method, url, **options)
+            except aiohttp.ClientConnectorError as exc:
+                if attempt == CONNECT_RETRIES:
+                    raise UpstreamUnavailableError(
+                        f"cannot reach the inference server at {self.base_url}"
+                    ) from exc
+                await asyncio.sleep(RETRY_BACKOFF_SECONDS * (attempt + 1))
+            except TimeoutError as exc:
+                raise UpstreamTimeoutError("the inference server did not answer in time") from exc
+            except aiohttp.ClientError as exc:
+                raise UpstreamError(
+                    f"the request to the inference server failed ({type(exc).__name__})"
+                ) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+class UpstreamStream:
+    """An open streaming response; iterate `chunks()` once, `aclose()` to stop early."""
+
+    def __init__(self, response: aiohttp.ClientResponse, *, first_token_timeout: float) -> None:
+        self._response = response
+        self._first_token_timeout = first_token_timeout
+
+    async def chunks(self) -> AsyncIterator[StreamChunk]:
+        decoder = SSEDecoder()
+        raw_chunks = self._response.content.iter_any()
+        waiting_for_first_token = True
+        finished = False
+        clean_end = False
+        try:
+            while True:
+                try:
+                    raw = await self._next_bytes(raw_chunks, first=waiting_for_first_token)
+                except StopAsyncIteration:
+                    break
+                for data in decoder.feed(raw):
+                    if data == DONE_SENTINEL:
+                        clean_end = True
+                        return
+                    chunk = chunk_from(_decode_event(data))
+                    if chunk.content or chunk.finish_reason:
+                        waiting_for_first_token = False
+                    finished = finished or chunk.finish_reason is not None
+                    yield chunk
+            if not finished:
+                raise UpstreamError(
+                    "the inference server closed the stream before the reply was complete",
+                    code="upstream_stream_truncated",
+                )
+        finally:
+            if clean_end:
+                self._response.release()
+            else:
+                self.close()
+
+    def close(self) -> None:
+        """Drop the connection at once, so the inference server stops generating."""
+        self._response.close()
+
+    async def _next_bytes(self, chunks: AsyncIterator[bytes], *, first: bool) -> bytes:
+        try:
+            if first:
+                async with asyncio.timeout(self._first_token_timeout):
+                    return await anext(chunks)
+            return await anext(chunks)
+        except TimeoutError as exc:
+            raise UpstreamTimeoutError(
+                "the inference server did not send a first token in time"
+            ) from exc
+        except aiohttp.ClientError as exc:
+            raise UpstreamError(
+                f"the connection to the inference server broke mid-stream ({type(exc).__name__})",
+                code="upstream_stream_broken",
+            ) from exc
+
+
+async def _read_json(response: aiohttp.ClientResponse) -> Any:
+    try:
+        raw = await response.read()
+    except TimeoutError as exc:
+        raise UpstreamTimeoutError(
+            "the inference server did not finish its answer in time"
+        ) from exc
+    except aiohttp.ClientError as exc:
+        raise UpstreamError(
+            f"the connection to the inference server broke ({type(exc).__name__})"
+        ) from exc
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise UpstreamError(
+            "the inference server answered with something that is not JSON"
+        ) from exc
+
+
+async def _read_error_body(response: aiohttp.ClientResponse) -> Any:
+    try:
+        raw = await response.read()
+    except (aiohttp.ClientError, TimeoutError):
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw.decode("utf-8", errors="replace")
+
+
+def _decode_event(data: str) -> dict[str, Any]:
+    try:
+        payload = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise UpstreamError("the inference server sent a malformed stream event") from exc
+    if not isinstance(payload, dict):
+        raise UpstreamError("the inference server sent a malformed stream event")
+    if "error" in payload:
+        raise UpstreamError(
+            f"the inference server reported an error mid-stream: {payload['error']}",
+            code="upstream_stream_error",
+        )
+    return payload

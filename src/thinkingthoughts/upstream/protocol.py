@@ -1,0 +1,108 @@
+"""What the upstream client hands back: plain data, independent of the HTTP library."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """A whole (non-streamed) chat completion."""
+
+    content: str
+    finish_reason: str | None
+    model: str
+    usage: Usage | None
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamChunk:
+    """One decoded `chat.completion.chunk`: text delta, finish reason and/or usage."""
+
+    content: str
+    finish_reason: str | None
+    usage: Usage | None
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    id: str
+    max_model_len: int | None
+
+
+def usage_from(payload: Any) -> Usage | None:
+    if not isinstance(payload, dict):
+        return None
+    prompt = payload.get("prompt_tokens")
+    completion = payload.get("completion_tokens")
+    if not isinstance(prompt, int) or not isinstance(completion, int):
+        return None
+    return Usage(prompt_tokens=prompt, completion_tokens=completion)
+
+
+def completion_from(payload: dict[str, Any], *, fallback_model: str) -> Completion:
+    choice = _first_choice(payload)
+    message = choice.get("message") or {}
+    content = message.get("content") if isinstance(message, dict) else None
+    return Completion(
+        content=content if isinstance(content, str) else "",
+        finish_reason=choice.get("finish_reason"),
+        model=str(payload.get("model") or fallback_model),
+        usage=usage_from(payload.get("usage")),
+        raw=payload,
+    )
+
+
+def chunk_from(payload: dict[str, Any]) -> StreamChunk:
+    choice = _first_choice(payload)
+    delta = choice.get("delta") or {}
+    content = delta.get("content") if isinstance(delta, dict) else None
+    return StreamChunk(
+        content=content if isinstance(content, str) else "",
+        finish_reason=choice.get("finish_reason"),
+        usage=usage_from(payload.get("usage")),
+        raw=payload,
+    )
+
+
+def models_from(payload: Any) -> list[ModelInfo]:
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(data, list):
+        return []
+    models = []
+    for entry in data:
+        if isinstance(entry, dict) and isinstance(entry.get("id"), str):
+            max_len = entry.get("max_model_len")
+            models.append(
+                ModelInfo(
+                    id=entry["id"], max_model_len=max_len if isinstance(max_len, int) else None
+                )
+            )
+    return models
+
+
+def _first_choice(payload: dict[str, Any]) -> dict[str, Any]:
+    choices = payload.get("choices")
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        return choices[0]
+    return {}

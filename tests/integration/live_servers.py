@@ -1,0 +1,148 @@
+"""Real servers on real ports for integration tests: the simulator and the gateway.
+
+Each runs in a background thread with its own event loop, so tests talk to them over
+real HTTP exactly as clients do, and coverage still sees the server code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from aiohttp import web
+
+from thinkingthoughts.app import create_app
+from thinkingthoughts.security.api_keys import Scope
+from thinkingthoughts.security.bootstrap import create_key
+from thinkingthoughts.settings import Settings
+from thinkingthoughts.simulator.config import SimulatorConfig
+from thinkingthoughts.simulator.server import create_simulator_app
+from thinkingthoughts.storage.database import Database
+
+START_TIMEOUT = 20.0
+
+
+class ThreadedSimulator:
+    def __init__(self, config: SimulatorConfig) -> None:
+        self._app = create_simulator_app(config)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._runner = web.AppRunner(self._app, access_log=None)
+        self.port = 0
+
+    def start(self) -> None:
+        self._thread.start()
+        future = asyncio.run_coroutine_threadsafe(self._start(), self._loop)
+        self.port = future.result(timeout=START_TIMEOUT)
+
+    async def _start(self) -> int:
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        sockets = getattr(server, "sockets", None)
+        assert sockets
+        return int(sockets[0].getsockname()[1])
+
+    def stop(self) -> None:
+        if self._loop.is_closed():
+            return
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(
+            timeout=START_TIMEOUT
+        )
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=START_TIMEOUT)
+        self._loop.close()
+
+    @property
+    def root_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return self.root_url + "/v1"
+
+    def recorded_requests(self) -> list[dict[str, Any]]:
+        response = httpx.get(self.root_url + "/_sim/requests")
+        response.raise_for_status()
+        data = response.json()
+        return list(data["requests"] if isinstance(data, dict) else data)
+
+    def stats(self) -> dict[str, int]:
+        return dict(httpx.get(self.root_url + "/_sim/stats").json())
+
+
+class ThreadedGateway:
+    def __init__(self, settings: Settings, *, announce: Callable[[str], None]) -> None:
+        self.settings = settings
+        config = uvicorn.Config(
+            create_app(settings, announce=announce),
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self.port = 0
+
+    def start(self) -> None:
+        self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the gateway did not start")
+            time.sleep(0.01)
+        servers = self._server.servers
+        self.port = int(servers[0].sockets[0].getsockname()[1])
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=START_TIMEOUT)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
+class LiveGateway:
+    """A running gateway and an HTTP client that carries the admin key."""
+
+    server: ThreadedGateway
+    admin_key: str
+    announcements: list[str] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    def client(self, key: str | None = None, **options: Any) -> httpx.Client:
+        headers = {"x-api-key": key} if key else {}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=30, **options)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.server.settings.data_dir
+
+
+def create_key_for(gateway: LiveGateway, *scopes: Scope) -> str:
+    """A new key in the gateway's database, made as the CLI makes it."""
+
+    async def create() -> str:
+        database = Database(gateway.server.settings.resolved_database_url)
+        try:
+            return await create_key(database, name="test", scopes=list(scopes))
+        finally:
+            await database.dispose()
+
+    return asyncio.run(create())

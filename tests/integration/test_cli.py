@@ -1,0 +1,153 @@
+"""The command line: keys, database, settings errors, and the legacy persona import."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from typer.testing import CliRunner
+
+from thinkingthoughts.cli import app
+from thinkingthoughts.security.authenticator import KeyAuthenticator
+from thinkingthoughts.security.principal import Principal
+from thinkingthoughts.settings import SQLITE_FILE_NAME
+from thinkingthoughts.storage import persona_store
+from thinkingthoughts.storage.database import Database, async_database_url
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    for name in ("DATABASE_URL", "LLM_BASE_URL", "VLLM_API_BASE_URL", "TT_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TT_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path
+
+
+def _authenticate(database_url: str, secret: str) -> Principal:
+    async def run() -> Principal:
+        database = Database(database_url)
+        try:
+            return await KeyAuthenticator(database).authenticate(secret)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(run())
+
+
+def test_keys_create_prints_the_secret_alone_and_it_authenticates(workdir: Path) -> None:
+    result = runner.invoke(app, ["keys", "create", "--name", "ci", "--scope", "read"])
+
+    assert result.exit_code == 0, result.output
+    secret = result.stdout.strip()
+    assert result.stdout == secret + "\n"
+    assert secret.startswith("tt_")
+    url = f"sqlite+aiosqlite:///{workdir / 'data' / SQLITE_FILE_NAME}"
+    principal = _authenticate(url, secret)
+    assert principal.name == "ci"
+    assert {scope.value for scope in principal.scopes} == {"read"}
+
+
+def test_keys_create_refuses_an_unknown_scope(workdir: Path) -> None:
+    result = runner.invoke(app, ["keys", "create", "--name", "x", "--scope", "root"])
+    assert result.exit_code == 2
+
+
+def test_db_upgrade_creates_the_database(workdir: Path) -> None:
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert (workdir / "data" / SQLITE_FILE_NAME).exists()
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+
+
+def test_an_invalid_setting_stops_with_one_line_naming_it(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_TOKENS", "plenty")
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error: invalid setting MAX_TOKENS")
+
+
+def test_serve_without_an_inference_server_says_what_to_do(workdir: Path) -> None:
+    result = runner.invoke(app, ["serve"])
+    assert result.exit_code == 2
+    assert "LLM_BASE_URL" in result.stderr
+    assert "thinkingthoughts up" in result.stderr
+
+
+def test_simulate_refuses_impossible_knobs(workdir: Path) -> None:
+    result = runner.invoke(app, ["simulate", "--fail-500", "1.5"])
+    assert result.exit_code == 2
+    assert "error:" in result.stderr
+
+
+LEGACY_TABLE = """
+CREATE TABLE public.models (
+    id serial PRIMARY KEY, name text, base_prompt text, age integer,
+    personality_tone text, personality_humor text, personality_favorite_expressions text[],
+    preferences_interests text[], preferences_forbidden_topics text[],
+    preferences_emoji_usage text, interactions_message_style text, gender text, race text,
+    eye_color text, hair_color text, hair_type text
+)
+"""
+LEGACY_ROWS = """
+INSERT INTO public.models (name, base_prompt, age, personality_tone, personality_humor,
+    personality_favorite_expressions, preferences_interests, preferences_forbidden_topics,
+    preferences_emoji_usage, interactions_message_style, gender, race, eye_color, hair_color,
+    hair_type)
+VALUES
+ ('Léa Martin', 'Tu es Léa, une guide de musée.', 31, 'chaleureux', 'léger',
+  ARRAY['voyons voir'], ARRAY['peinture', 'histoire'], ARRAY['politique'], 'rare', 'court',
+  'female', NULL, 'green', 'brown', 'curly'),
+ ('Max', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)
+"""
+
+
+@pytest.mark.postgres
+def test_import_legacy_copies_the_prototype_characters(
+    workdir: Path, postgres_database_url: str
+) -> None:
+    async def create_legacy_table() -> None:
+        engine = create_async_engine(async_database_url(postgres_database_url))
+        async with engine.begin() as connection:
+            await connection.execute(text(LEGACY_TABLE))
+            await connection.execute(text(LEGACY_ROWS))
+        await engine.dispose()
+
+    asyncio.run(create_legacy_table())
+    arguments = ["personas", "import-legacy", "--database-url", postgres_database_url]
+
+    first = runner.invoke(app, arguments)
+    again = runner.invoke(app, arguments)
+
+    assert first.exit_code == 0, first.output
+    assert "2 imported, 0 skipped" in first.stdout
+    assert "0 imported, 2 skipped" in again.stdout
+
+    async def read_lea() -> dict[str, object]:
+        database = Database(f"sqlite+aiosqlite:///{workdir / 'data' / SQLITE_FILE_NAME}")
+        try:
+            async with database.session() as db:
+                row = await persona_store.get_persona(db, ref="lea-martin")
+                assert row is not None
+                return dict(row.sheet)
+        finally:
+            await database.dispose()
+
+    lea = asyncio.run(read_lea())
+    assert lea["name"] == "Léa Martin"
+    assert lea["interests"] == ["peinture", "histoire"]
+    assert lea["appearance"] == {
+        "gender": "female",
+        "eye_color": "green",
+        "hair_color": "brown",
+        "hair_type": "curly",
+    }

@@ -1,0 +1,131 @@
+"""Personas CRUD, the trait catalog and the prompt preview, over real HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.integration.live_servers import LiveGateway, create_key_for
+from tests.integration.test_chat_errors import assert_error
+from thinkingthoughts.security.api_keys import Scope
+
+NEW_PERSONA: dict[str, Any] = {
+    "name": "Captain Nemo",
+    "slug": "nemo",
+    "base_prompt": "You speak of the sea with calm authority.",
+    "greeting": "Welcome aboard.",
+    "interests": ["oceans", "engineering"],
+    "forbidden_topics": ["politics"],
+    "default_traits": {"vocabulary": 5},
+}
+
+
+def test_the_three_example_personas_are_seeded(admin: httpx.Client) -> None:
+    slugs = {p["slug"] for p in admin.get("/api/personas").json()["data"]}
+    assert {"seline", "tutor", "concierge"} <= slugs
+    concierge = admin.get("/api/personas/concierge").json()
+    assert "sales_tactic" in concierge["default_traits"]
+
+
+def test_persona_lifecycle_by_slug_and_by_id(admin: httpx.Client) -> None:
+    created = admin.post("/api/personas", json=NEW_PERSONA)
+    assert created.status_code == 201
+    persona = created.json()
+    assert persona["version"] == 1
+    assert admin.get(f"/api/personas/{persona['id']}").json()["slug"] == "nemo"
+
+    patched = admin.patch("/api/personas/nemo", json={"tone": "dry", "interests": ["maps"]})
+    assert patched.status_code == 200
+    assert patched.json()["version"] == 2
+    assert patched.json()["tone"] == "dry"
+    assert patched.json()["greeting"] == "Welcome aboard."
+
+    replaced = admin.put(f"/api/personas/{persona['id']}", json={"name": "Nemo", "slug": "nemo"})
+    assert replaced.status_code == 200
+    assert replaced.json()["greeting"] is None
+
+    assert admin.delete("/api/personas/nemo").status_code == 204
+    assert_error(admin.get("/api/personas/nemo"), 404, "persona_not_found")
+
+
+def test_chatting_with_a_new_persona_uses_its_sheet(admin: httpx.Client) -> None:
+    admin.post("/api/personas", json=NEW_PERSONA)
+    reply = admin.post("/api/chat", json={"message": "ahoy", "persona": "nemo"}).json()
+    assert reply["assistant"].startswith("[Captain Nemo]")
+    session = admin.get(f"/api/sessions/{reply['session_id']}").json()
+    assert session["persona"] == "nemo"
+    assert session["messages"][0]["content"] == "Welcome aboard."
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "code"),
+    [
+        ({"slug": "Not A Slug"}, 422, None),
+        ({"default_traits": {"tone": 9}}, 422, None),
+        ({"default_traits": {"sparkle": 3}}, 422, "unknown_trait"),
+        ({"name": ""}, 422, None),
+        ({"surprise": "field"}, 422, None),
+    ],
+)
+def test_invalid_personas_are_refused(
+    admin: httpx.Client, change: dict[str, Any], status: int, code: str | None
+) -> None:
+    assert_error(admin.post("/api/personas", json={**NEW_PERSONA, **change}), status, code)
+    assert_error(admin.get("/api/personas/nemo"), 404)
+
+
+def test_a_taken_slug_is_a_conflict(admin: httpx.Client) -> None:
+    assert_error(admin.post("/api/personas", json={**NEW_PERSONA, "slug": "seline"}), 409)
+    assert_error(admin.patch("/api/personas/tutor", json={"slug": "seline"}), 409)
+    assert admin.get("/api/personas/tutor").json()["slug"] == "tutor"
+
+
+def test_an_invalid_patch_leaves_the_persona_untouched(admin: httpx.Client) -> None:
+    before = admin.get("/api/personas/tutor").json()
+    assert_error(admin.patch("/api/personas/tutor", json={"locale": "klingon"}), 422)
+    assert admin.get("/api/personas/tutor").json() == before
+
+
+def test_preview_shows_the_compiled_prompt_for_given_traits(admin: httpx.Client) -> None:
+    catalog = admin.get("/api/traits").json()
+    emojis = next(d for d in catalog["dimensions"] if d["id"] == "emojis")
+    low = admin.post("/api/personas/seline/preview", json={"traits": {"emojis": 1}}).json()
+    high = admin.post("/api/personas/seline/preview", json={"traits": {"emojis": 5}}).json()
+
+    assert emojis["levels"]["en"][0] in low["system_prompt"]
+    assert emojis["levels"]["en"][4] in high["system_prompt"]
+    assert low["traits"]["emojis"] == 1
+    assert high["estimated_tokens"] > 0
+    # only the trait section differs: the stable prefix is shared
+    cut = high["system_prompt"].index(emojis["levels"]["en"][4])
+    assert low["system_prompt"][: cut // 2] == high["system_prompt"][: cut // 2]
+    assert_error(admin.post("/api/personas/seline/preview", json={"traits": {"emojis": 0}}), 422)
+
+
+def test_the_trait_catalog_has_the_nine_original_dimensions(admin: httpx.Client) -> None:
+    catalog = admin.get("/api/traits").json()
+    ids = [d["id"] for d in catalog["dimensions"]]
+    assert ids == [
+        "tone",
+        "emojis",
+        "imperfection",
+        "initiative",
+        "vocabulary",
+        "emotion",
+        "audacity",
+        "dominance",
+        "sales_tactic",
+    ]
+    assert set(catalog["locales"]) >= {"en", "fr"}
+    for dimension in catalog["dimensions"]:
+        assert all(len(dimension["levels"][locale]) == 5 for locale in ("en", "fr"))
+
+
+def test_only_admin_keys_change_personas(gateway: LiveGateway) -> None:
+    chat_key = create_key_for(gateway, Scope.CHAT)
+    with gateway.client(chat_key) as client:
+        assert client.get("/api/personas").status_code == 200
+        assert_error(client.post("/api/personas", json=NEW_PERSONA), 403, "permission_denied")
+        assert_error(client.delete("/api/personas/seline"), 403)

@@ -1,0 +1,498 @@
+"""The bundled inference simulator over real HTTP: vLLM's shapes, timing and failures."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+from aiohttp import web
+
+from thinkingthoughts.simulator import SimulatorConfig, create_simulator_app
+
+CHAT = "/v1/chat/completions"
+MODEL = "thinkingthoughts-sim"
+SELINE_CHAT: list[dict[str, Any]] = [
+    {"role": "system", "content": "Name: Seline\nTone: warm"},
+    {"role": "user", "content": "Hello there"},
+    {"role": "assistant", "content": "Hi!"},
+    {"role": "user", "content": "Tell me about rainy days"},
+]
+
+
+@asynccontextmanager
+async def running_simulator(**config: Any) -> AsyncIterator[aiohttp.ClientSession]:
+    """A simulator on a real local port, and a client session whose base URL points at it."""
+    runner = web.AppRunner(create_simulator_app(SimulatorConfig(**config)), access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        async with aiohttp.ClientSession(base_url=f"http://{host}:{port}") as session:
+            yield session
+    finally:
+        await runner.cleanup()
+
+
+def chat_body(**overrides: Any) -> dict[str, Any]:
+    return {"model": MODEL, "messages": SELINE_CHAT, **overrides}
+
+
+async def read_events(response: aiohttp.ClientResponse) -> list[str]:
+    """The `data:` payloads of an SSE response, in order."""
+    text = (await response.read()).decode()
+    assert text.endswith("\n\n")
+    return [event.removeprefix("data: ") for event in text.split("\n\n") if event]
+
+
+async def read_lines_into(lines: list[bytes], response: aiohttp.ClientResponse) -> None:
+    async for line in response.content:
+        lines.append(line)
+
+
+async def stats_of(session: aiohttp.ClientSession) -> dict[str, Any]:
+    async with session.get("/_sim/stats") as response:
+        return dict(await response.json())
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 2.0) -> None:
+    deadline = time.monotonic() + within
+    while not await check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+# --- whole completions ---------------------------------------------------------------
+
+
+async def test_whole_completion_has_openai_shape_and_echoes_the_request() -> None:
+    async with (
+        running_simulator(reply_tokens=40) as session,
+        session.post(CHAT, json=chat_body()) as response,
+    ):
+        assert response.status == 200
+        assert response.content_type == "application/json"
+        body = await response.json()
+
+    assert body["id"].startswith("chatcmpl-")
+    assert body["object"] == "chat.completion"
+    assert body["model"] == MODEL
+    assert isinstance(body["created"], int)
+    choice = body["choices"][0]
+    assert choice["message"]["role"] == "assistant"
+    assert choice["message"]["content"].startswith(
+        '[Seline] You said: "Tell me about rainy days". (4 messages)'
+    )
+    assert choice["finish_reason"] == "stop"
+    usage = body["usage"]
+    assert usage["completion_tokens"] == 40
+    assert usage["prompt_tokens"] == 4 * 4 + 6 + 2 + 2 + 5
+    assert usage["total_tokens"] == usage["prompt_tokens"] + 40
+
+
+@pytest.mark.parametrize("field", ["max_tokens", "max_completion_tokens"])
+async def test_a_lower_max_tokens_cuts_the_reply_with_finish_reason_length(field: str) -> None:
+    async with (
+        running_simulator(reply_tokens=40) as session,
+        session.post(CHAT, json=chat_body(**{field: 5})) as response,
+    ):
+        body = await response.json()
+
+    assert body["choices"][0]["message"]["content"] == "[Seline] You said"
+    assert body["choices"][0]["finish_reason"] == "length"
+    assert body["usage"]["completion_tokens"] == 5
+
+
+async def test_a_higher_max_tokens_leaves_the_reply_at_its_natural_length() -> None:
+    async with (
+        running_simulator(reply_tokens=12) as session,
+        session.post(CHAT, json=chat_body(max_tokens=500)) as response,
+    ):
+        body = await response.json()
+
+    assert body["choices"][0]["finish_reason"] == "stop"
+    assert body["usage"]["completion_tokens"] == 12
+
+
+async def test_whole_completion_waits_for_the_whole_generation() -> None:
+    async with running_simulator(
+        reply_tokens=6, time_to_first_token=0.1, inter_token_latency=0.02
+    ) as session:
+        started = time.monotonic()
+        async with session.post(CHAT, json=chat_body()) as response:
+            await response.read()
+        elapsed = time.monotonic() - started
+
+    assert elapsed >= 0.1 + 5 * 0.02
+
+
+# --- streamed completions ------------------------------------------------------------
+
+
+async def test_stream_sends_role_then_one_chunk_per_token_then_finish_and_done() -> None:
+    async with running_simulator(reply_tokens=30) as session:
+        async with session.post(CHAT, json=chat_body()) as whole:
+            expected = (await whole.json())["choices"][0]["message"]["content"]
+        async with session.post(CHAT, json=chat_body(stream=True)) as response:
+            assert response.status == 200
+            assert response.content_type == "text/event-stream"
+            events = await read_events(response)
+
+    assert events[-1] == "[DONE]"
+    chunks = [orjson.loads(event) for event in events[:-1]]
+    assert len(chunks) == 1 + 30 + 1
+    assert {chunk["object"] for chunk in chunks} == {"chat.completion.chunk"}
+    assert len({chunk["id"] for chunk in chunks}) == 1
+    assert chunks[0]["id"].startswith("chatcmpl-")
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    pieces = [chunk["choices"][0]["delta"]["content"] for chunk in chunks[1:-1]]
+    assert "".join(pieces) == expected
+    assert all(chunk["choices"][0]["finish_reason"] is None for chunk in chunks[:-1])
+    assert chunks[-1]["choices"][0] == {
+        "index": 0,
+        "delta": {},
+        "logprobs": None,
+        "finish_reason": "stop",
+    }
+    assert all("usage" not in chunk for chunk in chunks)
+
+
+async def test_stream_with_include_usage_ends_with_a_usage_chunk() -> None:
+    body = chat_body(stream=True, max_tokens=7, stream_options={"include_usage": True})
+    async with (
+        running_simulator(reply_tokens=30) as session,
+        session.post(CHAT, json=body) as response,
+    ):
+        events = await read_events(response)
+
+    assert events[-1] == "[DONE]"
+    finish, usage = orjson.loads(events[-3]), orjson.loads(events[-2])
+    assert finish["choices"][0]["finish_reason"] == "length"
+    assert usage["choices"] == []
+    assert usage["usage"]["completion_tokens"] == 7
+    assert usage["usage"]["total_tokens"] == usage["usage"]["prompt_tokens"] + 7
+
+
+async def test_stream_paces_tokens_by_first_token_and_inter_token_latency() -> None:
+    async with running_simulator(
+        reply_tokens=5, time_to_first_token=0.15, inter_token_latency=0.03
+    ) as session:
+        started = time.monotonic()
+        arrivals: list[float] = []
+        async with session.post(CHAT, json=chat_body(stream=True)) as response:
+            async for line in response.content:
+                if line.startswith(b"data: {") and b'"content":"' in line:
+                    arrivals.append(time.monotonic() - started)
+
+    content_arrivals = arrivals[1:]  # the role chunk arrives with the first token
+    assert len(content_arrivals) == 5
+    assert content_arrivals[0] >= 0.15
+    assert content_arrivals[-1] - content_arrivals[0] >= 4 * 0.03 * 0.9
+
+
+async def test_finished_streams_are_counted_as_completed() -> None:
+    async with running_simulator(reply_tokens=4) as session:
+        for _ in range(2):
+            async with session.post(CHAT, json=chat_body(stream=True)) as response:
+                await response.read()
+        stats = await stats_of(session)
+
+    assert stats["completed_streams"] == 2
+    assert stats["cancelled_streams"] == 0
+    assert stats["active_streams"] == 0
+    assert stats["requests"] == 2
+
+
+async def test_a_client_leaving_mid_stream_is_counted_as_cancelled() -> None:
+    async with running_simulator(reply_tokens=500, inter_token_latency=0.05) as session:
+        response = await session.post(CHAT, json=chat_body(stream=True))
+        await response.content.readline()
+        assert (await stats_of(session))["active_streams"] == 1
+        response.close()
+
+        async def stream_was_cancelled() -> bool:
+            stats = await stats_of(session)
+            return bool(stats["cancelled_streams"] == 1 and stats["active_streams"] == 0)
+
+        await eventually(stream_was_cancelled)
+        assert (await stats_of(session))["completed_streams"] == 0
+
+
+# --- refusals in vLLM's error shape --------------------------------------------------
+
+
+async def test_context_overflow_answers_vllm_400_body() -> None:
+    long_message = [{"role": "user", "content": "word " * 95}]  # 4 + 95 prompt tokens
+    async with (
+        running_simulator(max_model_len=120) as session,
+        session.post(
+            CHAT, json={"model": MODEL, "messages": long_message, "max_tokens": 30}
+        ) as response,
+    ):
+        status, body = response.status, await response.json()
+
+    assert status == 400
+    assert body == {
+        "object": "error",
+        "message": "This model's maximum context length is 120 tokens. However, you requested "
+        "129 tokens (99 in the messages, 30 in the completion). Please reduce the length of "
+        "the messages or completion.",
+        "type": "BadRequestError",
+        "param": None,
+        "code": 400,
+    }
+
+
+async def test_context_check_uses_the_default_reply_length_without_max_tokens() -> None:
+    messages = [{"role": "user", "content": "word " * 90}]  # 94 prompt tokens
+    async with running_simulator(max_model_len=120, reply_tokens=32) as session:
+        async with session.post(CHAT, json={"model": MODEL, "messages": messages}) as refused:
+            assert refused.status == 400
+            assert "(94 in the messages, 32 in the completion)" in (await refused.json())["message"]
+        async with session.post(
+            CHAT, json={"model": MODEL, "messages": messages, "max_tokens": 26}
+        ) as fits:
+            assert fits.status == 200
+
+
+async def test_unknown_model_answers_404_not_found() -> None:
+    async with (
+        running_simulator() as session,
+        session.post(CHAT, json=chat_body(model="gpt-9")) as response,
+    ):
+        status, body = response.status, await response.json()
+
+    assert status == 404
+    assert body == {
+        "object": "error",
+        "message": "The model `gpt-9` does not exist.",
+        "type": "NotFoundError",
+        "param": None,
+        "code": 404,
+    }
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"not json",
+        b"[1, 2]",
+        orjson.dumps({"model": MODEL}),
+        orjson.dumps({"model": MODEL, "messages": []}),
+        orjson.dumps({"model": MODEL, "messages": ["hi"]}),
+        orjson.dumps({"model": MODEL, "messages": SELINE_CHAT, "max_tokens": 0}),
+        orjson.dumps({"model": MODEL, "messages": SELINE_CHAT, "max_tokens": "ten"}),
+        orjson.dumps({"model": MODEL, "messages": SELINE_CHAT, "stream": "yes"}),
+    ],
+)
+async def test_invalid_bodies_answer_400_bad_request(raw: bytes) -> None:
+    async with (
+        running_simulator() as session,
+        session.post(CHAT, data=raw, headers={"Content-Type": "application/json"}) as response,
+    ):
+        status, body = response.status, await response.json()
+
+    assert status == 400
+    assert body["object"] == "error"
+    assert body["type"] == "BadRequestError"
+    assert body["code"] == 400
+    assert body["message"]
+
+
+async def test_a_request_without_model_is_served_by_the_one_model() -> None:
+    async with (
+        running_simulator() as session,
+        session.post(CHAT, json={"messages": SELINE_CHAT}) as response,
+    ):
+        assert response.status == 200
+        assert (await response.json())["model"] == MODEL
+
+
+# --- injected failures ---------------------------------------------------------------
+
+
+async def test_injected_429_says_when_to_retry() -> None:
+    async with running_simulator(fail_429_rate=1.0) as session:
+        async with session.post(CHAT, json=chat_body()) as response:
+            status, headers, body = response.status, response.headers, await response.json()
+        stats = await stats_of(session)
+
+    assert status == 429
+    assert headers["Retry-After"] == "1"
+    assert body["type"] == "RateLimitError"
+    assert body["code"] == 429
+    assert stats["injected_failures"]["429"] == 1
+
+
+async def test_injected_500_answers_internal_error() -> None:
+    async with (
+        running_simulator(fail_500_rate=1.0) as session,
+        session.post(CHAT, json=chat_body(stream=True)) as response,
+    ):
+        status, body = response.status, await response.json()
+
+    assert status == 500
+    assert body["type"] == "InternalServerError"
+    assert body["code"] == 500
+
+
+async def test_injected_drop_cuts_a_stream_after_some_chunks() -> None:
+    received: list[bytes] = []
+    async with running_simulator(drop_rate=1.0, reply_tokens=20) as session:
+        async with session.post(CHAT, json=chat_body(stream=True)) as response:
+            assert response.status == 200
+            with pytest.raises(aiohttp.ClientPayloadError):
+                await read_lines_into(received, response)
+
+        async def dropped_is_counted() -> bool:
+            stats = await stats_of(session)
+            return bool(stats["dropped_streams"] == 1 and stats["active_streams"] == 0)
+
+        await eventually(dropped_is_counted)
+        stats = await stats_of(session)
+
+    events = [line for line in received if line.startswith(b"data: ")]
+    assert 1 < len(events) < 20
+    assert b"data: [DONE]\n" not in received
+    assert stats["cancelled_streams"] == 0
+    assert stats["completed_streams"] == 0
+
+
+async def test_injected_drop_closes_a_whole_request_without_answer() -> None:
+    async with running_simulator(drop_rate=1.0) as session:
+        with pytest.raises(aiohttp.ClientConnectionError):
+            async with session.post(CHAT, json=chat_body()) as response:
+                await response.read()
+
+
+async def test_injected_failures_repeat_with_the_same_seed() -> None:
+    async def statuses(seed: int) -> list[int]:
+        async with running_simulator(fail_429_rate=0.3, fail_500_rate=0.3, seed=seed) as session:
+            codes = []
+            for _ in range(20):
+                async with session.post(CHAT, json=chat_body()) as response:
+                    codes.append(response.status)
+            return codes
+
+    first, again, other = await statuses(7), await statuses(7), await statuses(8)
+    assert first == again
+    assert first != other
+    assert {200, 429, 500} <= set(first)
+
+
+async def test_invalid_requests_are_refused_even_when_failures_are_injected() -> None:
+    async with (
+        running_simulator(fail_500_rate=1.0) as session,
+        session.post(CHAT, json=chat_body(model="other")) as response,
+    ):
+        assert response.status == 404
+
+
+# --- other routes --------------------------------------------------------------------
+
+
+async def test_models_lists_the_served_model_with_its_context_length() -> None:
+    async with (
+        running_simulator(model="tiny", max_model_len=2048) as session,
+        session.get("/v1/models") as response,
+    ):
+        body = await response.json()
+
+    assert body["object"] == "list"
+    [model] = body["data"]
+    assert model["id"] == "tiny"
+    assert model["object"] == "model"
+    assert model["owned_by"] == "thinkingthoughts"
+    assert model["max_model_len"] == 2048
+    assert isinstance(model["created"], int)
+
+
+async def test_health_answers_200_with_an_empty_body() -> None:
+    async with (
+        running_simulator() as session,
+        session.get("/health") as response,
+    ):
+        assert response.status == 200
+        assert await response.read() == b""
+
+
+async def test_tokenize_counts_messages_as_chat_does() -> None:
+    async with running_simulator(max_model_len=1000) as session:
+        async with session.post(CHAT, json=chat_body()) as chat:
+            prompt_tokens = (await chat.json())["usage"]["prompt_tokens"]
+        async with session.post("/tokenize", json=chat_body()) as response:
+            from_messages = await response.json()
+        async with session.post(
+            "/tokenize", json={"model": MODEL, "prompt": "Hello, world!"}
+        ) as response:
+            from_prompt = await response.json()
+
+    assert from_messages["count"] == prompt_tokens == len(from_messages["tokens"])
+    assert from_messages["max_model_len"] == 1000
+    assert from_prompt["count"] == 4
+    assert len(from_prompt["tokens"]) == 4
+    assert all(isinstance(token, int) for token in from_prompt["tokens"])
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [({"model": MODEL}, 400), ({"model": "other", "prompt": "hi"}, 404)],
+)
+async def test_tokenize_refuses_what_it_cannot_count(body: dict[str, Any], status: int) -> None:
+    async with (
+        running_simulator() as session,
+        session.post("/tokenize", json=body) as response,
+    ):
+        assert response.status == status
+        assert (await response.json())["code"] == status
+
+
+async def test_recent_request_bodies_are_recorded_newest_last_and_can_be_cleared() -> None:
+    async with running_simulator(record_requests=2) as session:
+        for word in ("one", "two", "three"):
+            body = {"model": MODEL, "messages": [{"role": "user", "content": word}]}
+            async with session.post(CHAT, json={**body, "temperature": 0.5}) as response:
+                assert response.status == 200
+        async with session.get("/_sim/requests") as response:
+            recorded = await response.json()
+        async with session.delete("/_sim/requests") as response:
+            assert response.status == 204
+        async with session.get("/_sim/requests") as response:
+            after_clear = await response.json()
+
+    assert [r["messages"][0]["content"] for r in recorded] == ["two", "three"]
+    assert recorded[-1]["temperature"] == 0.5
+    assert after_clear == []
+
+
+# --- configuration -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("settings", "complaint"),
+    [
+        ({"model": " "}, "model"),
+        ({"time_to_first_token": -0.1}, "time_to_first_token"),
+        ({"inter_token_latency": float("nan")}, "inter_token_latency"),
+        ({"reply_tokens": 0}, "reply_tokens"),
+        ({"max_model_len": -5}, "max_model_len"),
+        ({"record_requests": -1}, "record_requests"),
+        ({"fail_429_rate": 1.5}, "fail_429_rate"),
+        ({"drop_rate": -0.1}, "drop_rate"),
+        ({"fail_429_rate": 0.6, "fail_500_rate": 0.6}, "must not exceed 1"),
+    ],
+)
+def test_config_refuses_out_of_range_values(settings: dict[str, Any], complaint: str) -> None:
+    with pytest.raises(ValueError, match=complaint):
+        SimulatorConfig(**settings)
+
+
+def test_config_accepts_rates_that_add_up_to_one() -> None:
+    config = SimulatorConfig(fail_429_rate=0.1, fail_500_rate=0.2, drop_rate=0.7)
+    assert config.failure_rate == pytest.approx(1.0)

@@ -1,0 +1,218 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import text
+
+from thinkingthoughts.errors import NotFoundError
+from thinkingthoughts.storage import message_store, session_store
+from thinkingthoughts.storage.database import Database
+from thinkingthoughts.storage.models import MessageRole
+
+
+async def _new_session(database: Database, owner: str = "alice") -> str:
+    async with database.session() as db, db.begin():
+        session = await session_store.create_session(db, owner=owner, persona_id=None, traits={})
+    return session.id
+
+
+async def _append(database: Database, session_id: str, content: str) -> int:
+    role: MessageRole = "user" if content.startswith("u") else "assistant"
+    async with database.session() as db, db.begin():
+        message = await message_store.append_message(
+            db, session_id=session_id, role=role, content=content
+        )
+    return message.seq
+
+
+async def test_appends_number_messages_from_one(database: Database) -> None:
+    session_id = await _new_session(database)
+
+    seqs = [await _append(database, session_id, f"u{n}") for n in range(3)]
+
+    assert seqs == [1, 2, 3]
+
+
+async def test_sequences_are_per_session(database: Database) -> None:
+    first, second = await _new_session(database), await _new_session(database)
+
+    assert await _append(database, first, "u") == 1
+    assert await _append(database, second, "u") == 1
+    assert await _append(database, first, "a") == 2
+
+
+async def test_append_stores_every_field(database: Database) -> None:
+    session_id = await _new_session(database)
+
+    async with database.session() as db, db.begin():
+        appended = await message_store.append_message(
+            db,
+            session_id=session_id,
+            role="assistant",
+            content="Partial answer",
+            status="interrupted",
+            prompt_tokens=120,
+            completion_tokens=7,
+            model="demo-model",
+            finish_reason="length",
+            message_id="00000000-0000-4000-8000-000000000001",
+        )
+
+    async with database.session() as db:
+        [stored] = await message_store.list_messages(db, session_id=session_id, limit=10)
+
+    assert stored.id == appended.id == "00000000-0000-4000-8000-000000000001"
+    assert (stored.role, stored.content, stored.status) == (
+        "assistant",
+        "Partial answer",
+        "interrupted",
+    )
+    assert (stored.prompt_tokens, stored.completion_tokens) == (120, 7)
+    assert (stored.model, stored.finish_reason) == ("demo-model", "length")
+    assert stored.completed_at is not None
+    assert stored.completed_at >= stored.created_at
+
+
+async def test_append_counts_the_message_and_marks_activity(database: Database) -> None:
+    session_id = await _new_session(database)
+
+    async with database.session() as db, db.begin():
+        session = await session_store.get_session(db, session_id=session_id, owner="alice")
+        assert session is not None
+        created_at = session.updated_at
+        await message_store.append_message(db, session_id=session_id, role="user", content="u")
+        # The loaded session is kept current without another read.
+        assert (session.next_seq, session.message_count) == (1, 1)
+        assert session.updated_at > created_at
+
+    async with database.session() as db:
+        stored = await session_store.get_session(db, session_id=session_id, owner="alice")
+    assert stored is not None
+    assert (stored.next_seq, stored.message_count) == (1, 1)
+    assert stored.updated_at > created_at
+
+
+async def test_append_to_a_missing_session_is_not_found(database: Database) -> None:
+    async with database.session() as db:
+        with pytest.raises(NotFoundError):
+            await message_store.append_message(
+                db, session_id="no-such-session", role="user", content="u"
+            )
+
+
+async def test_concurrent_appends_get_unique_consecutive_seqs(database: Database) -> None:
+    session_id = await _new_session(database)
+
+    async def append_from_own_connection(n: int) -> int:
+        async with database.session() as db, db.begin():
+            # Each writer holds its own, soon stale, copy of the session.
+            await session_store.get_session(db, session_id=session_id, owner="alice")
+            await asyncio.sleep(0)
+            message = await message_store.append_message(
+                db, session_id=session_id, role="user", content=f"u{n}"
+            )
+            return message.seq
+
+    seqs = await asyncio.gather(*(append_from_own_connection(n) for n in range(20)))
+
+    assert sorted(seqs) == list(range(1, 21))
+    async with database.session() as db:
+        session = await session_store.get_session(db, session_id=session_id, owner=None)
+        assert await message_store.count_messages(db, session_id=session_id) == 20
+    assert session is not None
+    assert (session.next_seq, session.message_count) == (20, 20)
+
+
+async def test_rolled_back_append_leaves_no_gap(database: Database) -> None:
+    session_id = await _new_session(database)
+    await _append(database, session_id, "u1")
+
+    async with database.session() as db:
+        await message_store.append_message(db, session_id=session_id, role="user", content="x")
+        await db.rollback()
+
+    assert await _append(database, session_id, "u2") == 2
+
+
+async def test_history_tail_pages_backwards_newest_first(database: Database) -> None:
+    session_id = await _new_session(database)
+    for n in range(1, 8):
+        await _append(database, session_id, f"u{n}")
+
+    async with database.session() as db:
+        pages = []
+        before: int | None = None
+        while True:
+            page = await message_store.read_history_tail(
+                db, session_id=session_id, limit=3, before_seq=before
+            )
+            if not page:
+                break
+            pages.append([m.seq for m in page])
+            before = page[-1].seq
+
+    assert pages == [[7, 6, 5], [4, 3, 2], [1]]
+
+
+async def test_history_tail_reads_only_its_session(database: Database) -> None:
+    mine, other = await _new_session(database), await _new_session(database, "bob")
+    await _append(database, mine, "u-mine")
+    await _append(database, other, "u-other")
+
+    async with database.session() as db:
+        tail = await message_store.read_history_tail(db, session_id=mine, limit=10)
+
+    assert [m.content for m in tail] == ["u-mine"]
+
+
+async def test_history_tail_is_served_by_the_session_seq_index(database: Database) -> None:
+    session_id = await _new_session(database)
+    query = (
+        "SELECT * FROM messages WHERE session_id = :sid AND seq < :before "
+        "ORDER BY seq DESC LIMIT 20"
+    )
+    params = {"sid": session_id, "before": 100}
+
+    async with database.engine.connect() as connection:
+        if database.is_sqlite:
+            rows = await connection.execute(text("EXPLAIN QUERY PLAN " + query), params)
+            plan = " ".join(str(row[-1]) for row in rows)
+            assert "USING INDEX" in plan
+        else:
+            await connection.execute(text("SET LOCAL enable_seqscan = off"))
+            rows = await connection.execute(text("EXPLAIN " + query), params)
+            plan = " ".join(str(row[0]) for row in rows)
+            assert "uq_messages_session_id_seq" in plan
+    assert "TEMP B-TREE" not in plan
+    assert "Sort" not in plan
+
+
+async def test_list_messages_pages_oldest_first(database: Database) -> None:
+    session_id = await _new_session(database)
+    for n in range(1, 6):
+        await _append(database, session_id, f"u{n}")
+
+    async with database.session() as db:
+        first = await message_store.list_messages(db, session_id=session_id, limit=2, offset=0)
+        last = await message_store.list_messages(db, session_id=session_id, limit=2, offset=4)
+        total = await message_store.count_messages(db, session_id=session_id)
+
+    assert [m.content for m in first] == ["u1", "u2"]
+    assert [m.content for m in last] == ["u5"]
+    assert total == 5
+
+
+async def test_deleting_a_session_deletes_its_messages(database: Database) -> None:
+    doomed, kept = await _new_session(database), await _new_session(database)
+    for session_id in (doomed, kept, doomed):
+        await _append(database, session_id, "u")
+
+    async with database.session() as db, db.begin():
+        session = await session_store.get_session(db, session_id=doomed, owner=None)
+        assert session is not None
+        await session_store.delete_session(db, session=session)
+
+    async with database.session() as db:
+        assert await message_store.count_messages(db, session_id=doomed) == 0
+        assert await message_store.count_messages(db, session_id=kept) == 1

@@ -1,0 +1,70 @@
+"""`thinkingthoughts up` (what `make run` runs): a real process answering a real chat."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+START_TIMEOUT = 60.0
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_up_serves_persona_chat_on_the_simulator_and_stops_cleanly(tmp_path: Path) -> None:
+    gateway_port, simulator_port = _free_port(), _free_port()
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("LLM_BASE_URL", "VLLM_API_BASE_URL", "DATABASE_URL", "REDIS_URL")
+    }
+    environment |= {
+        "TT_PORT": str(gateway_port),
+        "TT_SIMULATOR_PORT": str(simulator_port),
+        "TT_DATA_DIR": str(tmp_path / "data"),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "thinkingthoughts", "up"],
+        cwd=tmp_path,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{gateway_port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            try:
+                if httpx.get(base + "/health/ready").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, "the gateway exited during start"
+            assert time.monotonic() < deadline, "the gateway did not become ready"
+            time.sleep(0.2)
+        key = (tmp_path / "data" / "admin.key").read_text().strip()
+        reply = httpx.post(
+            base + "/api/chat", json={"message": "hello there"}, headers={"x-api-key": key}
+        )
+        assert reply.status_code == 200
+        assert reply.json()["assistant"].startswith('[Seline] You said: "hello there"')
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+
+    assert "SIMULATED" in output
+    assert key in output  # the first start prints the admin key once
+    assert process.returncode == 0
+    with socket.socket() as probe:  # the simulator went away with the gateway
+        assert probe.connect_ex(("127.0.0.1", simulator_port)) != 0

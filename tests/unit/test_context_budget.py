@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import pytest
+
+from thinkingthoughts.chat.context import (
+    MESSAGE_OVERHEAD_TOKENS,
+    ContextBudget,
+    count_fitting_history,
+    estimate_message_tokens,
+    estimate_tokens,
+    fits,
+)
+
+
+def test_prompt_budget_leaves_room_for_the_reply() -> None:
+    assert ContextBudget(max_model_len=4096, reply_tokens=512).prompt_tokens == 3584
+
+
+def test_prompt_budget_never_goes_negative() -> None:
+    assert ContextBudget(max_model_len=100, reply_tokens=500).prompt_tokens == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [("", 0), ("abc", 1), ("abcd", 2), ("a" * 300, 100), ("日本語", 3), ("café", 2)],
+)
+def test_estimate_overcounts_ascii_and_counts_other_characters_one_each(
+    text: str, tokens: int
+) -> None:
+    assert estimate_tokens(text) == tokens
+
+
+def test_estimate_errs_high_for_english_prose() -> None:
+    prose = "The quick brown fox jumps over the lazy dog, again and again. " * 20
+    words_and_punctuation = len(prose.split()) + prose.count(",") + prose.count(".")
+    assert estimate_tokens(prose) >= words_and_punctuation
+
+
+def test_message_estimate_adds_template_overhead() -> None:
+    assert estimate_message_tokens("abc") == 1 + MESSAGE_OVERHEAD_TOKENS
+
+
+@pytest.mark.parametrize(
+    ("fixed", "history", "budget", "expected"),
+    [
+        (10, [5, 5, 5], 30, 3),
+        (10, [5, 5, 5], 20, 2),
+        (10, [5, 50, 1], 30, 1),  # stops at the first misfit: the tail stays contiguous
+        (10, [], 30, 0),
+        (40, [1], 30, 0),
+        (0, [30], 30, 1),
+    ],
+)
+def test_history_is_taken_newest_first_while_it_fits(
+    fixed: int, history: list[int], budget: int, expected: int
+) -> None:
+    assert (
+        count_fitting_history(
+            fixed_tokens=fixed, history_tokens_newest_first=history, budget=budget
+        )
+        == expected
+    )
+
+
+def test_fits_is_inclusive() -> None:
+    assert fits(fixed_tokens=10, required_tokens=20, budget=30)
+    assert not fits(fixed_tokens=10, required_tokens=21, budget=30)
