@@ -16,16 +16,16 @@ from thinkingthoughts.settings import Settings
 SIMULATOR_START_TIMEOUT = 30.0
 
 SIMULATOR_BANNER = """
-  ┌──────────────────────────────────────────────────────────────────────────┐
-  │  Replies are SIMULATED: no model is running. The bundled simulator on    │
-  │  port {port} answers in place of an inference server.                    │
-  │                                                                          │
-  │  To chat with a real model, set LLM_BASE_URL (and LLM_MODEL) in .env:    │
-  │    vLLM:    LLM_BASE_URL=http://localhost:8000/v1                        │
-  │             LLM_MODEL=mistralai/Mistral-7B-Instruct-v0.3                 │
-  │    OpenAI:  LLM_BASE_URL=https://api.openai.com/v1                       │
-  │             LLM_API_KEY=sk-...   LLM_MODEL=gpt-4o-mini                   │
-  └──────────────────────────────────────────────────────────────────────────┘
+  ============================================================================
+   Replies are SIMULATED: no model is running. The bundled simulator on port
+   {port} answers in place of an inference server.
+
+   To chat with a real model, set LLM_BASE_URL (and LLM_MODEL) in .env:
+     vLLM:    LLM_BASE_URL=http://localhost:8000/v1
+              LLM_MODEL=mistralai/Mistral-7B-Instruct-v0.3
+     OpenAI:  LLM_BASE_URL=https://api.openai.com/v1
+              LLM_API_KEY=sk-...   LLM_MODEL=gpt-4o-mini
+  ============================================================================
 """
 
 
@@ -55,7 +55,7 @@ def run_stack(settings: Settings, *, host: str, port: int) -> int:
             file=sys.stderr,
         )
         return 1
-    print(SIMULATOR_BANNER.format(port=f"{settings.simulator_port:<5}"), flush=True)
+    print(SIMULATOR_BANNER.format(port=settings.simulator_port), flush=True)
     try:
         serve_gateway(
             settings,

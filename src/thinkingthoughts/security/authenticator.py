@@ -40,4 +40,3 @@ class KeyAuthenticator:
         return Principal(
             key_id=row.id, name=row.name, owner=row.owner, scopes=parse_scopes(row.scopes)
         )
-
