@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from importlib.metadata import version
 
 from fastapi import FastAPI
 
@@ -53,7 +54,7 @@ def create_app(
     app = FastAPI(
         title="ThinkingThoughts",
         summary="Persona chat gateway for OpenAI-compatible inference servers",
-        version="0.1.0",
+        version=version("thinkingthoughts"),
         lifespan=lifespan,
     )
     install_error_handlers(app)

@@ -173,3 +173,31 @@ def test_a_message_too_long_for_the_model_is_refused_before_anything_is_stored(
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "context_length_exceeded"
     assert after == before
+
+
+def test_history_the_estimate_undercounts_is_trimmed_by_the_exact_count(
+    simulator_factory: SimulatorFactory, gateway_factory: GatewayFactory, simulator: Any
+) -> None:
+    """Punctuation costs a token per character upstream, a third of one in the estimate: the
+    estimate says everything fits, the upstream's tokenizer says it does not."""
+    probe = gateway_factory()
+    with probe.client(probe.admin_key) as client:
+        prompt = client.post("/api/personas/seline/preview", json={}).json()["system_prompt"]
+    probe.server.stop()
+    system = [{"role": "system", "content": prompt}]
+    exact_system = httpx.post(simulator.root_url + "/tokenize", json={"messages": system}).json()
+    noisy = "!" * 100  # 100 tokens upstream, 34 estimated
+    history = [{"role": "user" if i % 2 == 0 else "assistant", "content": noisy} for i in range(21)]
+    exact_all = exact_system["count"] + len(history) * (100 + 4)
+    reply_tokens = 8
+    tight = simulator_factory(max_model_len=exact_all - 1 + reply_tokens, reply_tokens=8)
+    live = gateway_factory(upstream=tight, max_tokens=reply_tokens)
+
+    with live.client(live.admin_key) as client:
+        response = client.post("/api/chat", json={"messages": history})
+
+    assert response.status_code == 200, response.text
+    sent = tight.recorded_requests()[-1]["messages"]
+    assert 2 <= len(sent) < 1 + len(history)
+    assert sent[-1]["content"] == noisy
+    assert response.json()["usage"]["prompt_tokens"] <= exact_all - 1

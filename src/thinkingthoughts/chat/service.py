@@ -38,6 +38,13 @@ from thinkingthoughts.upstream.protocol import Usage
 HISTORY_PAGE_SIZE = 64
 TITLE_LENGTH = 60
 SENDABLE_STATUSES = frozenset({"complete", "interrupted"})
+EXACT_COUNT_THRESHOLD = 0.25
+"""Share of the budget above which an estimated prompt is counted exactly upstream.
+
+A byte-level tokenizer spends at most one token per byte: three per estimated token of
+ASCII text, four for a four-byte character counted as one. Below a quarter of the
+budget, no text can overflow it, so short conversations cost no extra round trip."""
+EXACT_COUNT_ROUNDS = 4
 
 
 class ChatService:
@@ -77,26 +84,26 @@ class ChatService:
             system_prompt = self._personas.system_prompt(persona, levels)
             await self._require_newest_fits(system_prompt, request.messages[-1], budget, model)
 
+            session_id: str | None = None
             if request.stateless:
                 history = _fit_messages(system_prompt, request.messages, budget)
-                return self._prepared(
-                    None, persona, model, system_prompt, history, max_tokens, request
-                )
-
-            explicit_traits = {k: levels[k] for k in requested if k in levels}
-            if session is None:
-                session = await self._start_session(db, request, persona, explicit_traits)
             else:
-                session.persona_id = persona.id
-                session.traits = explicit_traits
-            for message in request.messages:
-                await message_store.append_message(
-                    db, session_id=session.id, role=message.role, content=message.content
-                )
-            history = await self._history_tail(db, session.id, system_prompt, budget)
-            return self._prepared(
-                session.id, persona, model, system_prompt, history, max_tokens, request
-            )
+                explicit_traits = {k: levels[k] for k in requested if k in levels}
+                if session is None:
+                    session = await self._start_session(db, request, persona, explicit_traits)
+                else:
+                    session.persona_id = persona.id
+                    session.traits = explicit_traits
+                for message in request.messages:
+                    await message_store.append_message(
+                        db, session_id=session.id, role=message.role, content=message.content
+                    )
+                session_id = session.id
+                history = await self._history_tail(db, session.id, system_prompt, budget)
+        upstream_messages = await self._trim_to_exact_count(
+            [{"role": "system", "content": system_prompt}, *history], budget, model
+        )
+        return self._prepared(session_id, persona, model, upstream_messages, max_tokens, request)
 
     async def complete(self, turn: PreparedTurn) -> TurnResult:
         try:
@@ -246,13 +253,30 @@ class ChatService:
                 return newest_first[::-1]
             before_seq = page[-1].seq
 
+    async def _trim_to_exact_count(
+        self, messages: list[dict[str, Any]], budget: int, model: ResolvedModel
+    ) -> list[dict[str, Any]]:
+        """Where the estimate comes close to the budget, count exactly and drop the oldest.
+
+        The estimate errs high for prose but can err low for unusual text (long runs of
+        punctuation, code); the upstream's own tokenizer settles it when it has one.
+        """
+        estimated = sum(estimate_message_tokens(str(m["content"])) for m in messages)
+        if estimated <= budget * EXACT_COUNT_THRESHOLD:
+            return messages
+        for _ in range(EXACT_COUNT_ROUNDS):
+            exact = await self._upstream.count_prompt_tokens(model=model.name, messages=messages)
+            if exact is None or exact <= budget or len(messages) <= 2:
+                return messages
+            messages = _drop_oldest_history(messages, exact - budget)
+        return messages
+
     def _prepared(
         self,
         session_id: str | None,
         persona: PersonaRecord,
         model: ResolvedModel,
-        system_prompt: str,
-        history: list[dict[str, Any]],
+        upstream_messages: list[dict[str, Any]],
         max_tokens: int,
         request: TurnRequest,
     ) -> PreparedTurn:
@@ -262,10 +286,10 @@ class ChatService:
             persona_slug=persona.slug,
             assistant_message_id=str(uuid.uuid4()) if session_id else None,
             model=model.name,
-            upstream_messages=[{"role": "system", "content": system_prompt}, *history],
+            upstream_messages=upstream_messages,
             max_tokens=max_tokens,
             sampling=dict(request.sampling),
-            history_sent=len(history),
+            history_sent=len(upstream_messages) - 1,
         )
 
     async def _record_reply(
@@ -292,6 +316,18 @@ class ChatService:
                 finish_reason=finish_reason,
                 message_id=turn.assistant_message_id,
             )
+
+
+def _drop_oldest_history(messages: list[dict[str, Any]], excess: int) -> list[dict[str, Any]]:
+    """Drop history after the system prompt until about `excess` tokens are gone.
+
+    The newest message always stays: it is what the turn is about.
+    """
+    dropped, removed = 1, 0
+    while dropped < len(messages) - 1 and removed < excess:
+        removed += estimate_message_tokens(str(messages[dropped]["content"]))
+        dropped += 1
+    return [messages[0], *messages[dropped:]]
 
 
 def _fit_messages(
