@@ -29,9 +29,11 @@ from thinkingthoughts.storage.database import Database
 START_TIMEOUT = 20.0
 
 
-class ThreadedSimulator:
-    def __init__(self, config: SimulatorConfig) -> None:
-        self._app = create_simulator_app(config)
+class ThreadedAiohttpServer:
+    """Any aiohttp application, served on a free loopback port from a background thread."""
+
+    def __init__(self, app: web.Application) -> None:
+        self._app = app
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._runner = web.AppRunner(self._app, access_log=None)
@@ -69,6 +71,11 @@ class ThreadedSimulator:
     @property
     def base_url(self) -> str:
         return self.root_url + "/v1"
+
+
+class ThreadedSimulator(ThreadedAiohttpServer):
+    def __init__(self, config: SimulatorConfig) -> None:
+        super().__init__(create_simulator_app(config))
 
     def recorded_requests(self) -> list[dict[str, Any]]:
         response = httpx.get(self.root_url + "/_sim/requests")

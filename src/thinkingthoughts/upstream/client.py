@@ -21,7 +21,7 @@ from thinkingthoughts.errors import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
-from thinkingthoughts.upstream.errors import error_for_upstream_status
+from thinkingthoughts.upstream.errors import error_for_upstream_status, upstream_error_message
 from thinkingthoughts.upstream.protocol import (
     Completion,
     ModelInfo,
@@ -124,7 +124,8 @@ class UpstreamClient:
                 timeout=aiohttp.ClientTimeout(total=PROBE_TIMEOUT_SECONDS),
             ) as response:
                 if response.status != 200:
-                    self._tokenize_supported = response.status not in (404, 405)
+                    if _route_is_missing(response.status, await _read_error_body(response)):
+                        self._tokenize_supported = False
                     return None
                 data = await _read_json(response)
         except (aiohttp.ClientError, TimeoutError):
@@ -281,6 +282,14 @@ async def _read_error_body(response: aiohttp.ClientResponse) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
         return raw.decode("utf-8", errors="replace")
+
+
+def _route_is_missing(status: int, body: Any) -> bool:
+    """A server without the route, not one refusing this request (vLLM answers 404 for an
+    unknown model, too)."""
+    if status == 405:
+        return True
+    return status == 404 and "model" not in upstream_error_message(body).lower()
 
 
 def _decode_event(data: str) -> dict[str, Any]:
