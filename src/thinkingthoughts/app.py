@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from importlib.metadata import version
 
 from fastapi import FastAPI
@@ -41,17 +41,15 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        resources = await open_resources(settings, base_url=base_url, announce=announce)
-        app.state.resources = resources
-        try:
+        async with open_resources(settings, base_url=base_url, announce=announce) as resources:
+            app.state.resources = resources
             yield
-        finally:
-            await resources.upstream.close()
-            if resources.redis is not None:
-                await resources.redis.aclose()
-            await resources.database.dispose()
 
+    docs = settings.api_docs
     app = FastAPI(
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
         title="ThinkingThoughts",
         summary="Persona chat gateway for OpenAI-compatible inference servers",
         version=version("thinkingthoughts"),
@@ -64,13 +62,23 @@ def create_app(
     return app
 
 
+@asynccontextmanager
 async def open_resources(
     settings: Settings, *, base_url: str, announce: Announce
+) -> AsyncIterator[GatewayResources]:
+    """Everything a gateway process holds, closed on exit, also when a start fails halfway."""
+    async with AsyncExitStack() as stack:
+        yield await _build_resources(settings, base_url=base_url, announce=announce, stack=stack)
+
+
+async def _build_resources(
+    settings: Settings, *, base_url: str, announce: Announce, stack: AsyncExitStack
 ) -> GatewayResources:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database_url = settings.resolved_database_url
     await upgrade_database_async(database_url)
     database = Database(database_url)
+    stack.push_async_callback(database.dispose)
     catalog = load_trait_catalog(settings.traits_file)
     registry = PersonaRegistry(
         catalog=catalog,
@@ -93,6 +101,10 @@ async def open_resources(
             request=settings.llm_request_timeout,
         ),
     )
+    stack.push_async_callback(upstream.close)
+    redis = open_redis(settings.redis_url) if settings.redis_url else None
+    if redis is not None:
+        stack.push_async_callback(redis.aclose)
     models = ModelResolver(
         upstream,
         configured_model=settings.llm_model,
@@ -112,7 +124,7 @@ async def open_resources(
             default_max_tokens=settings.max_tokens,
         ),
         authenticator=KeyAuthenticator(database),
-        redis=open_redis(settings.redis_url) if settings.redis_url else None,
+        redis=redis,
     )
 
 

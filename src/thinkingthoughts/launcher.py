@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
@@ -75,6 +76,13 @@ def run_stack(settings: Settings, *, host: str, port: int) -> int:
 
 
 def start_simulator(port: int) -> subprocess.Popen[bytes] | None:
+    """Start the simulator and wait until it answers; None when it cannot start.
+
+    A port that is already taken is refused up front: whatever listens there would
+    answer the health check and pass for the simulator.
+    """
+    if not port_is_free(port):
+        return None
     command = [sys.executable, "-m", "thinkingthoughts", "simulate", "--port", str(port)]
     process = subprocess.Popen(command)  # noqa: S603 - our own interpreter and module
     deadline = time.monotonic() + SIMULATOR_START_TIMEOUT
@@ -86,6 +94,15 @@ def start_simulator(port: int) -> subprocess.Popen[bytes] | None:
         time.sleep(0.1)
     process.kill()
     return None
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _healthy(url: str) -> bool:

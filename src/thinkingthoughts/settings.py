@@ -7,8 +7,12 @@ from typing import Annotated
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError
 
 SQLITE_FILE_NAME = "thinkingthoughts.db"
+DATABASE_BACKENDS = ("sqlite", "postgresql")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 ADMIN_KEY_FILE_NAME = "admin.key"
 
 
@@ -79,6 +83,7 @@ class Settings(BaseSettings):
         default=5.0, validation_alias=_env("TT_SSE_KEEPALIVE_SECONDS")
     )
     log_level: str = Field(default="info", validation_alias=_env("TT_LOG_LEVEL"))
+    api_docs: bool = Field(default=False, validation_alias=_env("TT_API_DOCS"))
 
     @field_validator("llm_base_url")
     @classmethod
@@ -88,6 +93,28 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            backend = make_url(value.strip()).get_backend_name()
+        except ArgumentError as exc:
+            raise ValueError("is not a database URL, e.g. postgresql://user@host/db") from exc
+        if backend not in DATABASE_BACKENDS:
+            raise ValueError(f"must be a {' or '.join(DATABASE_BACKENDS)} URL, not {backend}")
+        return value.strip()
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(REDIS_SCHEMES):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value.strip()
 
     @field_validator("log_level")
     @classmethod

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from aiohttp import web
 
 from tests.integration.conftest import GatewayFactory, SimulatorFactory
-from tests.integration.live_servers import LiveGateway, create_key_for
+from tests.integration.live_servers import LiveGateway, ThreadedAiohttpServer, create_key_for
 from thinkingthoughts.security.api_keys import Scope
 
 
@@ -159,3 +162,64 @@ def test_a_slow_upstream_times_out_with_504(
 
 def test_unknown_routes_answer_404_in_the_error_shape(admin: httpx.Client) -> None:
     assert_error(admin.get("/api/nothing-here"), 404, "not_found")
+
+
+def test_a_chunked_body_over_the_size_limit_is_refused_with_413(
+    gateway_factory: GatewayFactory,
+) -> None:
+    """Without Content-Length the limit trips inside FastAPI's body read, which makes it a 400."""
+    live = gateway_factory(max_request_bytes=2_000)
+
+    def chunked_body() -> Iterator[bytes]:
+        yield b'{"message": "'
+        for _ in range(10):
+            yield b"y" * 500
+        yield b'"}'
+
+    with live.client(live.admin_key) as client:
+        response = client.post(
+            "/api/chat", content=chunked_body(), headers={"content-type": "application/json"}
+        )
+    assert_error(response, 413, "payload_too_large")
+
+
+def test_max_tokens_beyond_the_model_context_is_a_422_not_a_message_too_long(
+    admin: httpx.Client,
+) -> None:
+    """'hi' fits any model; the 413 says 'the message is too long', which is false."""
+    response = admin.post("/api/chat", json={"message": "hi", "max_tokens": 100_000})
+    assert_error(response, 422)
+
+
+def stalling_upstream(stall_seconds: float) -> ThreadedAiohttpServer:
+    """A real OpenAI-compatible server that lists a model, then stalls before its headers."""
+
+    async def models(_: web.Request) -> web.Response:
+        return web.json_response({"data": [{"id": "m", "max_model_len": 4096}]})
+
+    async def chat(_: web.Request) -> web.Response:
+        await asyncio.sleep(stall_seconds)
+        return web.json_response({"error": {"message": "too late"}}, status=500)
+
+    app = web.Application()
+    app.router.add_get("/v1/models", models)
+    app.router.add_post("/v1/chat/completions", chat)
+    server = ThreadedAiohttpServer(app)
+    server.start()
+    return server
+
+
+def test_the_first_token_timeout_covers_an_upstream_that_withholds_its_headers(
+    gateway_factory: GatewayFactory,
+) -> None:
+    """open_stream waits for headers under the whole-request timeout (600 s by default)."""
+    stalling = stalling_upstream(stall_seconds=3.0)
+    try:
+        live = gateway_factory(
+            llm_base_url=stalling.base_url, llm_first_token_timeout=0.5, llm_model="m"
+        )
+        with live.client(live.admin_key) as client:
+            response = client.post("/api/chat", json={"message": "hi", "stream": True}, timeout=2.5)
+        assert_error(response, 504, "upstream_timeout")
+    finally:
+        stalling.stop()

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import httpx
 
+from tests.integration.conftest import SimulatorFactory
+from thinkingthoughts.launcher import start_simulator
+
 START_TIMEOUT = 60.0
 
 
@@ -68,3 +71,19 @@ def test_up_serves_persona_chat_on_the_simulator_and_stops_cleanly(tmp_path: Pat
     assert process.returncode == 0
     with socket.socket() as probe:  # the simulator went away with the gateway
         assert probe.connect_ex(("127.0.0.1", simulator_port)) != 0
+
+
+def test_up_does_not_take_another_server_on_the_port_for_its_simulator(
+    simulator_factory: SimulatorFactory,
+) -> None:
+    """start_simulator polls /health on the port: whatever already listens there answers
+    200 before the new process has even failed to bind, so `up` announces a simulator
+    that is not running and points the gateway at a stranger."""
+    squatter = simulator_factory()
+    process = start_simulator(squatter.port)
+    try:
+        assert process is None
+    finally:
+        if process is not None:
+            process.kill()
+            process.wait(timeout=10)

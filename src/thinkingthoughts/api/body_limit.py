@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import orjson
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from thinkingthoughts.api.errors import error_body
 
 
-class BodyTooLargeError(Exception):
-    pass
+class BodyTooLargeError(HTTPException):
+    """Raised while the body is read. An HTTPException, so that FastAPI's own body parsing
+    lets it through unchanged (it turns other exceptions into a 400)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, too_large_message(max_bytes))
 
 
 class BodySizeLimitMiddleware:
@@ -34,7 +39,7 @@ class BodySizeLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise BodyTooLargeError
+                    raise BodyTooLargeError(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -51,9 +56,7 @@ class BodySizeLimitMiddleware:
     async def _refuse(self, send: Send) -> None:
         body = orjson.dumps(
             error_body(
-                "invalid_request_error",
-                f"the request body is larger than {self.max_bytes} bytes",
-                "payload_too_large",
+                "invalid_request_error", too_large_message(self.max_bytes), "payload_too_large"
             )
         )
         await send(
@@ -67,6 +70,10 @@ class BodySizeLimitMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+def too_large_message(max_bytes: int) -> str:
+    return f"the request body is larger than {max_bytes} bytes"
 
 
 def _content_length(scope: Scope) -> int | None:

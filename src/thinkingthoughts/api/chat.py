@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
 from contextlib import aclosing
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from sse_starlette import EventSourceResponse
 
 from thinkingthoughts.api.chat_schemas import ChatRequest, ChatResponse, UsageOut
@@ -27,15 +28,21 @@ from thinkingthoughts.settings import Settings
 
 router = APIRouter(prefix="/api", tags=["chat"])
 
+CLIENT_CLOSED_REQUEST = 499
+"""Logged for a request whose client left before the answer (nginx's convention)."""
+T = TypeVar("T")
+
 
 @router.post("/chat", response_model=None)
 async def chat(
-    body: ChatRequest, principal: ChatPrincipal, resources: Resources
-) -> ChatResponse | EventSourceResponse:
+    body: ChatRequest, principal: ChatPrincipal, resources: Resources, http: Request
+) -> ChatResponse | EventSourceResponse | Response:
     request = turn_request(body, principal, resources.settings)
     turn = await resources.chat.prepare(request)
     if not body.stream:
-        result = await resources.chat.complete(turn)
+        result = await unless_client_leaves(http, resources.chat.complete(turn))
+        if result is None:
+            return Response(status_code=CLIENT_CLOSED_REQUEST)
         return ChatResponse(
             assistant=result.content,
             session_id=result.session_id,
@@ -52,6 +59,33 @@ async def chat(
         ping=resources.settings.sse_keepalive_seconds,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+async def unless_client_leaves(request: Request, work: Coroutine[Any, Any, T]) -> T | None:
+    """Run `work` until done, or cancel it when the client disconnects (None then).
+
+    Uvicorn does not cancel a handler whose client has gone; without this, the
+    upstream would generate a whole reply for nobody.
+    """
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_client_gone(request))
+    try:
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    finally:
+        watcher.cancel()
+    if not task.done():
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return None
+    return task.result()
+
+
+async def _client_gone(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 def turn_request(body: ChatRequest, principal: Principal, settings: Settings) -> TurnRequest:

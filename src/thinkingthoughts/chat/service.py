@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
@@ -26,7 +27,12 @@ from thinkingthoughts.chat.turns import (
     TurnRequest,
     TurnResult,
 )
-from thinkingthoughts.errors import ContextOverflowError, GatewayError, NotFoundError
+from thinkingthoughts.errors import (
+    ContextOverflowError,
+    GatewayError,
+    InvalidRequestError,
+    NotFoundError,
+)
 from thinkingthoughts.personas.registry import PersonaRecord, PersonaRegistry
 from thinkingthoughts.storage import message_store, session_store
 from thinkingthoughts.storage.database import Database
@@ -73,12 +79,23 @@ class ChatService:
         """
         model = await self._models.resolve()
         max_tokens = request.max_tokens or self._default_max_tokens
+        if max_tokens >= model.max_model_len:
+            raise InvalidRequestError(
+                f"max_tokens is {max_tokens}, which leaves no room for the conversation in the "
+                f"model's context of {model.max_model_len} tokens",
+                code="max_tokens_too_large",
+            )
         budget = ContextBudget(model.max_model_len, max_tokens).prompt_tokens
         async with self._database.session() as db, db.begin():
             session = await self._load_session(db, request)
             persona_ref = request.persona_ref or (session.persona_id if session else None)
             persona = await self._personas.get_or_default(db, persona_ref)
-            stored_traits: dict[str, Any] = dict(session.traits) if session else {}
+            # Levels of dimensions an operator has since removed from the catalog are dropped.
+            stored_traits: dict[str, Any] = {
+                k: v
+                for k, v in (session.traits if session else {}).items()
+                if k in self._personas.catalog
+            }
             requested = {**stored_traits, **request.traits}
             levels = self._personas.trait_levels(persona, requested)
             system_prompt = self._personas.system_prompt(persona, levels)
@@ -106,10 +123,16 @@ class ChatService:
         return self._prepared(session_id, persona, model, upstream_messages, max_tokens, request)
 
     async def complete(self, turn: PreparedTurn) -> TurnResult:
+        """The whole reply; cancelling this (the caller went away) closes the upstream
+        request and records the reply as interrupted."""
         try:
             completion = await self._upstream.complete(turn.upstream_payload())
         except GatewayError:
             await self._record_reply(turn, content="", status="error")
+            raise
+        except asyncio.CancelledError:
+            with anyio.CancelScope(shield=True):
+                await self._record_reply(turn, content="", status="interrupted")
             raise
         usage = completion.usage
         await self._record_reply(
@@ -140,17 +163,21 @@ class ChatService:
         except GatewayError:
             await self._record_reply(turn, content="", status="error")
             raise
-        yield StreamStarted(
-            session_id=turn.session_id,
-            message_id=turn.assistant_message_id,
-            persona_slug=turn.persona_slug,
-            model=turn.model,
-        )
+        except asyncio.CancelledError:
+            with anyio.CancelScope(shield=True):
+                await self._record_reply(turn, content="", status="interrupted")
+            raise
         relayed: list[str] = []
         status: MessageStatus = "interrupted"
         usage: Usage | None = None
         finish_reason: str | None = None
         try:
+            yield StreamStarted(
+                session_id=turn.session_id,
+                message_id=turn.assistant_message_id,
+                persona_slug=turn.persona_slug,
+                model=turn.model,
+            )
             async for chunk in upstream.chunks():
                 usage = chunk.usage or usage
                 finish_reason = chunk.finish_reason or finish_reason

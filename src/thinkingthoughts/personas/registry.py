@@ -87,9 +87,12 @@ class PersonaRegistry:
         self._check_default_traits(sheet)
         if await persona_store.get_persona(db, ref=sheet.slug) is not None:
             raise ConflictError(f"a persona with slug '{sheet.slug}' exists", code="slug_taken")
-        row = await persona_store.create_persona(
-            db, slug=sheet.slug, name=sheet.name, sheet=_sheet_document(sheet)
-        )
+        try:
+            row = await persona_store.create_persona(
+                db, slug=sheet.slug, name=sheet.name, sheet=_sheet_document(sheet)
+            )
+        except IntegrityError as exc:  # another request took the slug meanwhile
+            raise ConflictError(f"a persona with slug '{sheet.slug}' exists") from exc
         return record_from_row(row)
 
     async def update(self, db: AsyncSession, ref: str, changes: Mapping[str, Any]) -> PersonaRecord:

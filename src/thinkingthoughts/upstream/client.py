@@ -96,7 +96,13 @@ class UpstreamClient:
         caller can still answer with a proper HTTP status.
         """
         body = {**payload, "stream": True, "stream_options": {"include_usage": True}}
-        response = await self._send("POST", "/chat/completions", body, deadline=None)
+        try:
+            async with asyncio.timeout(self._timeouts.first_token):
+                response = await self._send("POST", "/chat/completions", body, deadline=None)
+        except TimeoutError as exc:
+            raise UpstreamTimeoutError(
+                "the inference server did not start its answer in time"
+            ) from exc
         if response.status != 200:
             error_body = await _read_error_body(response)
             response.close()
