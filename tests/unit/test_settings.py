@@ -19,6 +19,8 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
         "MAX_TOKENS",
         "TT_DATA_DIR",
         "TT_LOG_LEVEL",
+        "REDIS_URL",
+        "TT_API_DOCS",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no stray .env is read
@@ -53,6 +55,10 @@ def test_new_names_win_over_nothing_and_env_file_is_read(tmp_path: Path) -> None
         ("MAX_TOKENS", "0"),
         ("LLM_BASE_URL", "vllm:8000"),
         ("TT_LOG_LEVEL", "loud"),
+        ("DATABASE_URL", "not a database url"),
+        ("DATABASE_URL", "mysql://app@db/app"),
+        ("REDIS_URL", "localhost:6379"),
+        ("TT_API_DOCS", "maybe"),
     ],
 )
 def test_an_invalid_setting_is_described_in_one_line_naming_it(
