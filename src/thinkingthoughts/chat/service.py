@@ -7,7 +7,6 @@ import uuid
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
-import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thinkingthoughts.chat.context import (
@@ -16,8 +15,8 @@ from thinkingthoughts.chat.context import (
     estimate_message_tokens,
     fits,
 )
+from thinkingthoughts.chat.recording import ReplyRelay, record_reply, record_unfinished
 from thinkingthoughts.chat.turns import (
-    MessageStatus,
     PreparedTurn,
     StreamDelta,
     StreamEvent,
@@ -39,7 +38,6 @@ from thinkingthoughts.storage.database import Database
 from thinkingthoughts.storage.models import ChatSession
 from thinkingthoughts.upstream.client import UpstreamClient
 from thinkingthoughts.upstream.models import ModelResolver, ResolvedModel
-from thinkingthoughts.upstream.protocol import Usage
 
 HISTORY_PAGE_SIZE = 64
 TITLE_LENGTH = 60
@@ -125,21 +123,21 @@ class ChatService:
     async def complete(self, turn: PreparedTurn) -> TurnResult:
         """The whole reply; cancelling this (the caller went away) closes the upstream
         request and records the reply as interrupted."""
+        target = turn.reply_target
         try:
             completion = await self._upstream.complete(turn.upstream_payload())
         except GatewayError:
-            await self._record_reply(turn, content="", status="error")
+            await record_unfinished(self._database, target, "error")
             raise
         except asyncio.CancelledError:
-            with anyio.CancelScope(shield=True):
-                await self._record_reply(turn, content="", status="interrupted")
+            await record_unfinished(self._database, target, "interrupted")
             raise
-        usage = completion.usage
-        await self._record_reply(
-            turn,
+        await record_reply(
+            self._database,
+            target,
             content=completion.content,
             status="complete",
-            usage=usage,
+            usage=completion.usage,
             finish_reason=completion.finish_reason,
         )
         return TurnResult(
@@ -149,7 +147,7 @@ class ChatService:
             persona_slug=turn.persona_slug,
             model=turn.model,
             finish_reason=completion.finish_reason,
-            usage=usage,
+            usage=completion.usage,
         )
 
     async def stream(self, turn: PreparedTurn) -> AsyncGenerator[StreamEvent, None]:
@@ -158,19 +156,16 @@ class ChatService:
         The upstream request is opened before the first event, so an upstream that is
         down or refuses still surfaces as an error the caller can turn into a status.
         """
+        target = turn.reply_target
         try:
             upstream = await self._upstream.open_stream(turn.upstream_payload())
         except GatewayError:
-            await self._record_reply(turn, content="", status="error")
+            await record_unfinished(self._database, target, "error")
             raise
         except asyncio.CancelledError:
-            with anyio.CancelScope(shield=True):
-                await self._record_reply(turn, content="", status="interrupted")
+            await record_unfinished(self._database, target, "interrupted")
             raise
-        relayed: list[str] = []
-        status: MessageStatus = "interrupted"
-        usage: Usage | None = None
-        finish_reason: str | None = None
+        relay = ReplyRelay(self._database, target, upstream)
         try:
             yield StreamStarted(
                 session_id=turn.session_id,
@@ -178,29 +173,15 @@ class ChatService:
                 persona_slug=turn.persona_slug,
                 model=turn.model,
             )
-            async for chunk in upstream.chunks():
-                usage = chunk.usage or usage
-                finish_reason = chunk.finish_reason or finish_reason
+            async for chunk in relay.chunks():
                 if chunk.content:
-                    relayed.append(chunk.content)
                     yield StreamDelta(chunk.content)
-            status = "complete"
-        except GatewayError:
-            status = "error"
-            raise
         finally:
-            # A client that went away cancels this task; the record must still be written.
-            with anyio.CancelScope(shield=True):
-                upstream.close()
-                await self._record_reply(
-                    turn,
-                    content="".join(relayed),
-                    status=status,
-                    usage=usage,
-                    finish_reason=finish_reason,
-                )
+            await relay.finish()
         yield StreamFinished(
-            message_id=turn.assistant_message_id, finish_reason=finish_reason, usage=usage
+            message_id=turn.assistant_message_id,
+            finish_reason=relay.finish_reason,
+            usage=relay.usage,
         )
 
     async def _load_session(self, db: AsyncSession, request: TurnRequest) -> ChatSession | None:
@@ -318,31 +299,6 @@ class ChatService:
             sampling=dict(request.sampling),
             history_sent=len(upstream_messages) - 1,
         )
-
-    async def _record_reply(
-        self,
-        turn: PreparedTurn,
-        *,
-        content: str,
-        status: MessageStatus,
-        usage: Usage | None = None,
-        finish_reason: str | None = None,
-    ) -> None:
-        if turn.session_id is None:
-            return
-        async with self._database.session() as db, db.begin():
-            await message_store.append_message(
-                db,
-                session_id=turn.session_id,
-                role="assistant",
-                content=content,
-                status=status,
-                prompt_tokens=usage.prompt_tokens if usage else None,
-                completion_tokens=usage.completion_tokens if usage else None,
-                model=turn.model,
-                finish_reason=finish_reason,
-                message_id=turn.assistant_message_id,
-            )
 
 
 def _drop_oldest_history(messages: list[dict[str, Any]], excess: int) -> list[dict[str, Any]]:

@@ -19,6 +19,15 @@ class TurnMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplyTarget:
+    """Where a reply is recorded; no session means a stateless call, nothing stored."""
+
+    session_id: str | None
+    message_id: str | None
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
 class TurnRequest:
     """What a client asks for.
 
@@ -50,6 +59,10 @@ class PreparedTurn:
     max_tokens: int
     sampling: Mapping[str, Any]
     history_sent: int
+
+    @property
+    def reply_target(self) -> ReplyTarget:
+        return ReplyTarget(self.session_id, self.assistant_message_id, self.model)
 
     def upstream_payload(self) -> dict[str, Any]:
         return {

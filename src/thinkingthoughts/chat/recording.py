@@ -1,0 +1,91 @@
+"""Storing the assistant's side of a turn, whichever API relayed it, whatever happened."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import anyio
+
+from thinkingthoughts.chat.turns import MessageStatus, ReplyTarget
+from thinkingthoughts.errors import GatewayError
+from thinkingthoughts.storage import message_store
+from thinkingthoughts.storage.database import Database
+from thinkingthoughts.upstream.client import UpstreamStream
+from thinkingthoughts.upstream.protocol import StreamChunk, Usage
+
+
+async def record_reply(
+    database: Database,
+    target: ReplyTarget,
+    *,
+    content: str,
+    status: MessageStatus,
+    usage: Usage | None = None,
+    finish_reason: str | None = None,
+) -> None:
+    if target.session_id is None:
+        return
+    async with database.session() as db, db.begin():
+        await message_store.append_message(
+            db,
+            session_id=target.session_id,
+            role="assistant",
+            content=content,
+            status=status,
+            prompt_tokens=usage.prompt_tokens if usage else None,
+            completion_tokens=usage.completion_tokens if usage else None,
+            model=target.model,
+            finish_reason=finish_reason,
+            message_id=target.message_id,
+        )
+
+
+async def record_unfinished(database: Database, target: ReplyTarget, status: MessageStatus) -> None:
+    """A reply that never started: the upstream failed, or the caller left first."""
+    with anyio.CancelScope(shield=True):
+        await record_reply(database, target, content="", status=status)
+
+
+class ReplyRelay:
+    """Relays an upstream stream and remembers what went through, so that `finish()`
+    (always called, also when the caller leaves) closes the upstream and stores exactly
+    what was relayed, marked complete, interrupted or error."""
+
+    def __init__(self, database: Database, target: ReplyTarget, upstream: UpstreamStream) -> None:
+        self._database = database
+        self._target = target
+        self._upstream = upstream
+        self._relayed: list[str] = []
+        self._status: MessageStatus = "interrupted"
+        self._finished = False
+        self.usage: Usage | None = None
+        self.finish_reason: str | None = None
+
+    async def chunks(self) -> AsyncIterator[StreamChunk]:
+        try:
+            async for chunk in self._upstream.chunks():
+                self.usage = chunk.usage or self.usage
+                self.finish_reason = chunk.finish_reason or self.finish_reason
+                if chunk.content:
+                    self._relayed.append(chunk.content)
+                yield chunk
+            self._status = "complete"
+        except GatewayError:
+            self._status = "error"
+            raise
+
+    async def finish(self) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        # A caller that went away cancels this task; the record must still be written.
+        with anyio.CancelScope(shield=True):
+            self._upstream.close()
+            await record_reply(
+                self._database,
+                self._target,
+                content="".join(self._relayed),
+                status=self._status,
+                usage=self.usage,
+                finish_reason=self.finish_reason,
+            )
