@@ -9,10 +9,11 @@ from importlib.metadata import version
 
 from fastapi import FastAPI
 
-from thinkingthoughts.api import chat, health, personas, sessions, traits
+from thinkingthoughts.api import chat, health, openai, personas, sessions, traits
 from thinkingthoughts.api.body_limit import BodySizeLimitMiddleware
 from thinkingthoughts.api.errors import install_error_handlers
 from thinkingthoughts.chat.service import ChatService
+from thinkingthoughts.openai_api.serving import OpenAIChatService
 from thinkingthoughts.personas.catalog import load_trait_catalog
 from thinkingthoughts.personas.policy import load_operator_policy
 from thinkingthoughts.personas.registry import PersonaRegistry
@@ -57,7 +58,7 @@ def create_app(
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
-    for module in (health, chat, personas, traits, sessions):
+    for module in (health, chat, personas, traits, sessions, openai):
         app.include_router(module.router)
     return app
 
@@ -122,6 +123,9 @@ async def _build_resources(
             models=models,
             personas=registry,
             default_max_tokens=settings.max_tokens,
+        ),
+        openai=OpenAIChatService(
+            database=database, upstream=upstream, models=models, personas=registry
         ),
         authenticator=KeyAuthenticator(database),
         redis=redis,

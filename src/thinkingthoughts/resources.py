@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from thinkingthoughts.chat.service import ChatService
+from thinkingthoughts.openai_api.serving import OpenAIChatService
 from thinkingthoughts.personas.registry import PersonaRegistry
 from thinkingthoughts.security.authenticator import KeyAuthenticator
 from thinkingthoughts.settings import Settings
@@ -25,5 +26,6 @@ class GatewayResources:
     models: ModelResolver
     personas: PersonaRegistry
     chat: ChatService
+    openai: OpenAIChatService
     authenticator: KeyAuthenticator
     redis: Redis | None

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request, Response
@@ -13,7 +12,9 @@ from sse_starlette import EventSourceResponse
 
 from thinkingthoughts.api.chat_schemas import ChatRequest, ChatResponse, UsageOut
 from thinkingthoughts.api.deps import ChatPrincipal, Resources
+from thinkingthoughts.api.disconnect import CLIENT_CLOSED_REQUEST, unless_client_leaves
 from thinkingthoughts.api.errors import gateway_error_body
+from thinkingthoughts.api.limits import enforce_message_limits
 from thinkingthoughts.chat.turns import (
     StreamDelta,
     StreamEvent,
@@ -22,15 +23,11 @@ from thinkingthoughts.chat.turns import (
     TurnMessage,
     TurnRequest,
 )
-from thinkingthoughts.errors import GatewayError, PayloadTooLargeError
+from thinkingthoughts.errors import GatewayError
 from thinkingthoughts.security.principal import Principal
 from thinkingthoughts.settings import Settings
 
 router = APIRouter(prefix="/api", tags=["chat"])
-
-CLIENT_CLOSED_REQUEST = 499
-"""Logged for a request whose client left before the answer (nginx's convention)."""
-T = TypeVar("T")
 
 
 @router.post("/chat", response_model=None)
@@ -61,46 +58,9 @@ async def chat(
     )
 
 
-async def unless_client_leaves(request: Request, work: Coroutine[Any, Any, T]) -> T | None:
-    """Run `work` until done, or cancel it when the client disconnects (None then).
-
-    Uvicorn does not cancel a handler whose client has gone; without this, the
-    upstream would generate a whole reply for nobody.
-    """
-    task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_client_gone(request))
-    try:
-        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
-    except asyncio.CancelledError:
-        task.cancel()
-        raise
-    finally:
-        watcher.cancel()
-    if not task.done():
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        return None
-    return task.result()
-
-
-async def _client_gone(request: Request) -> None:
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
-
-
 def turn_request(body: ChatRequest, principal: Principal, settings: Settings) -> TurnRequest:
     turns = body.turns()
-    if len(turns) > settings.max_messages_per_request:
-        raise PayloadTooLargeError(
-            f"at most {settings.max_messages_per_request} messages per request",
-            code="too_many_messages",
-        )
-    for message in turns:
-        if len(message.content) > settings.max_message_chars:
-            raise PayloadTooLargeError(
-                f"a message may hold at most {settings.max_message_chars} characters",
-                code="message_too_long",
-            )
+    enforce_message_limits([m.content for m in turns], settings)
     sampling = {
         name: value
         for name, value in (("temperature", body.temperature), ("top_p", body.top_p))

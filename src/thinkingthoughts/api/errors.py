@@ -1,4 +1,10 @@
-"""The one error shape, `{"error": {"type", "message", "code"}}`, registered in one place."""
+"""Error bodies, registered in one place, in the two shapes clients expect.
+
+Native routes: `{"error": {"type", "message", "code"}}`. OpenAI-compatible routes
+(`/v1/...`): OpenAI's `{"error": {"message", "type", "param", "code"}}`, with 400 where
+OpenAI answers 400 (invalid fields, a conversation too long for the model), so that the
+OpenAI SDKs raise their usual exception classes.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +17,16 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from thinkingthoughts.api.responses import FastJSONResponse
-from thinkingthoughts.errors import GatewayError, RateLimitedError
+from thinkingthoughts.errors import (
+    ContextOverflowError,
+    GatewayError,
+    InvalidRequestError,
+    RateLimitedError,
+)
 
 logger = logging.getLogger(__name__)
+
+OPENAI_PATH_PREFIX = "/v1/"
 
 _HTTP_ERROR_TYPES = {
     401: ("authentication_error", "invalid_api_key"),
@@ -24,62 +37,90 @@ _HTTP_ERROR_TYPES = {
 }
 
 
-def error_body(error_type: str, message: str, code: str) -> dict[str, Any]:
+def error_body(
+    error_type: str, message: str, code: str, *, openai: bool = False, param: str | None = None
+) -> dict[str, Any]:
+    if openai:
+        return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
     return {"error": {"type": error_type, "message": message, "code": code}}
 
 
-def gateway_error_body(exc: GatewayError) -> dict[str, Any]:
-    return error_body(exc.error_type, exc.message, exc.code)
+def gateway_error_body(exc: GatewayError, *, openai: bool = False) -> dict[str, Any]:
+    return error_body(exc.error_type, exc.message, exc.code, openai=openai)
 
 
-def error_response(exc: GatewayError) -> FastJSONResponse:
+def status_for(exc: GatewayError, *, openai: bool) -> int:
+    if openai and isinstance(exc, InvalidRequestError | ContextOverflowError):
+        return 400
+    return exc.status_code
+
+
+def error_response(exc: GatewayError, *, openai: bool = False) -> FastJSONResponse:
     headers = {}
     if isinstance(exc, RateLimitedError):
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
-    return FastJSONResponse(gateway_error_body(exc), status_code=exc.status_code, headers=headers)
+    return FastJSONResponse(
+        gateway_error_body(exc, openai=openai),
+        status_code=status_for(exc, openai=openai),
+        headers=headers,
+    )
 
 
-def describe_validation_errors(errors: Any) -> str:
+def is_openai_route(request: Request) -> bool:
+    return request.url.path.startswith(OPENAI_PATH_PREFIX)
+
+
+def describe_validation_errors(errors: Any) -> tuple[str, str | None]:
+    """A readable message, and the dotted path of the first field at fault."""
     parts = []
+    first_param: str | None = None
     for item in errors:
         location = [str(p) for p in item.get("loc", ()) if p not in ("body", "query", "path")]
         where = ".".join(location)
+        first_param = first_param or where or None
         if item.get("type") == "json_invalid":
             parts.append("the request body is not valid JSON")
         elif where:
             parts.append(f"{where}: {item.get('msg')}")
         else:
             parts.append(str(item.get("msg")))
-    return "; ".join(parts) or "invalid request"
+    return "; ".join(parts) or "invalid request", first_param
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(GatewayError)
-    async def _gateway_error(_: Request, exc: GatewayError) -> FastJSONResponse:
-        return error_response(exc)
+    async def _gateway_error(request: Request, exc: GatewayError) -> FastJSONResponse:
+        return error_response(exc, openai=is_openai_route(request))
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, exc: RequestValidationError) -> FastJSONResponse:
+    async def _validation_error(request: Request, exc: RequestValidationError) -> FastJSONResponse:
+        openai = is_openai_route(request)
+        message, param = describe_validation_errors(exc.errors())
         return FastJSONResponse(
             error_body(
-                "invalid_request_error", describe_validation_errors(exc.errors()), "invalid_request"
+                "invalid_request_error", message, "invalid_request", openai=openai, param=param
             ),
-            status_code=422,
+            status_code=400 if openai else 422,
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> FastJSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> FastJSONResponse:
         error_type, code = _HTTP_ERROR_TYPES.get(exc.status_code, ("http_error", "http_error"))
         return FastJSONResponse(
-            error_body(error_type, str(exc.detail), code),
+            error_body(error_type, str(exc.detail), code, openai=is_openai_route(request)),
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> FastJSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> FastJSONResponse:
         logger.exception("unhandled error", exc_info=exc)
         return FastJSONResponse(
-            error_body("internal_error", "the gateway failed unexpectedly", "internal_error"),
+            error_body(
+                "internal_error",
+                "the gateway failed unexpectedly",
+                "internal_error",
+                openai=is_openai_route(request),
+            ),
             status_code=500,
         )

@@ -207,7 +207,7 @@ class ChatService:
             owner=request.owner,
             persona_id=persona.id,
             traits=traits,
-            title=_title_from(first_user),
+            title=session_title(first_user),
         )
         if persona.sheet.greeting:
             await message_store.append_message(
@@ -326,7 +326,8 @@ def _fit_messages(
     return [{"role": m.role, "content": m.content} for m in kept]
 
 
-def _title_from(text: str) -> str | None:
+def session_title(text: str) -> str | None:
+    """A session's title from its first user message: one line, at most TITLE_LENGTH."""
     line = " ".join(text.split())
     if not line:
         return None

@@ -1,0 +1,1 @@
+"""The OpenAI-compatible surface: personas offered as models, sessions by header."""

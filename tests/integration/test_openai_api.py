@@ -1,0 +1,338 @@
+"""The OpenAI-compatible API, driven by the official `openai` SDK over real HTTP."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from openai import AsyncOpenAI, OpenAI
+from openai.types.chat import (
+    ChatCompletionContentPartImageParam,
+    ChatCompletionMessageParam,
+)
+
+from tests.integration.conftest import GatewayFactory, SimulatorFactory
+from tests.integration.live_servers import LiveGateway, ThreadedSimulator, create_key_for
+from tests.integration.test_chat_api import level_sentence
+from thinkingthoughts.security.api_keys import Scope
+
+HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hello there"}]
+
+
+def sdk(gateway: LiveGateway, key: str | None = None) -> OpenAI:
+    return OpenAI(
+        base_url=gateway.base_url + "/v1", api_key=key or gateway.admin_key, max_retries=0
+    )
+
+
+@pytest.fixture
+def client(gateway: LiveGateway) -> Iterator[OpenAI]:
+    with sdk(gateway) as client:
+        yield client
+
+
+def test_models_list_the_upstream_model_and_one_per_persona(client: OpenAI) -> None:
+    ids = [model.id for model in client.models.list()]
+    assert ids[0] == "thinkingthoughts-sim"
+    assert {"persona:seline", "persona:tutor", "persona:concierge"} <= set(ids)
+
+
+def test_a_persona_model_puts_its_prompt_before_the_clients_system_message(
+    client: OpenAI, simulator: ThreadedSimulator
+) -> None:
+    completion = client.chat.completions.create(
+        model="persona:seline",
+        messages=[{"role": "system", "content": "Answer briefly."}, *HELLO],
+    )
+
+    assert completion.model == "persona:seline"
+    assert completion.object == "chat.completion"
+    assert completion.choices[0].message.content is not None
+    assert completion.choices[0].message.content.startswith('[Seline] You said: "hello there"')
+    assert completion.usage is not None
+    assert completion.usage.completion_tokens > 0
+    sent = simulator.recorded_requests()[-1]
+    assert sent["model"] == "thinkingthoughts-sim"
+    assert [m["role"] for m in sent["messages"]] == ["system", "system", "user"]
+    assert "You are Seline." in sent["messages"][0]["content"]
+    assert sent["messages"][1]["content"] == "Answer briefly."
+
+
+def test_traits_come_in_extra_body(client: OpenAI, simulator: ThreadedSimulator) -> None:
+    client.chat.completions.create(
+        model="persona:tutor",
+        messages=HELLO,
+        extra_body={"traits": {"emojis": 5}},
+    )
+    prompt = simulator.recorded_requests()[-1]["messages"][0]["content"]
+    assert level_sentence("emojis", 5) in prompt
+
+
+def test_the_upstream_model_is_relayed_without_a_persona(
+    client: OpenAI, simulator: ThreadedSimulator
+) -> None:
+    completion = client.chat.completions.create(model="thinkingthoughts-sim", messages=HELLO)
+    assert completion.model == "thinkingthoughts-sim"
+    assert completion.choices[0].message.content is not None
+    assert completion.choices[0].message.content.startswith("[assistant]")
+    assert [m["role"] for m in simulator.recorded_requests()[-1]["messages"]] == ["user"]
+
+
+def test_sampling_and_unknown_fields_pass_through(
+    client: OpenAI, simulator: ThreadedSimulator
+) -> None:
+    client.chat.completions.create(
+        model="persona:seline",
+        messages=HELLO,
+        temperature=0.2,
+        top_p=0.5,
+        max_completion_tokens=9,
+        stop=["\n\n"],
+        seed=7,
+        presence_penalty=0.1,
+        frequency_penalty=0.3,
+        response_format={"type": "text"},
+        logprobs=False,
+        user="end-user-42",
+        extra_body={"repetition_penalty": 1.1, "top_k": 20},
+    )
+    sent = simulator.recorded_requests()[-1]
+    expected = {
+        "temperature": 0.2, "top_p": 0.5, "max_completion_tokens": 9, "stop": ["\n\n"],
+        "seed": 7, "presence_penalty": 0.1, "frequency_penalty": 0.3,
+        "response_format": {"type": "text"}, "logprobs": False, "user": "end-user-42",
+        "repetition_penalty": 1.1, "top_k": 20,
+    }  # fmt: skip
+    assert {key: sent.get(key) for key in expected} == expected
+    assert "traits" not in sent
+
+
+def test_content_parts_text_works_and_images_pass_through(
+    client: OpenAI, simulator: ThreadedSimulator
+) -> None:
+    image: ChatCompletionContentPartImageParam = {
+        "type": "image_url",
+        "image_url": {"url": "data:image/png;base64,AAAA"},
+    }
+    completion = client.chat.completions.create(
+        model="persona:seline",
+        messages=[{"role": "user", "content": [{"type": "text", "text": "look at this"}, image]}],
+    )
+    assert completion.choices[0].message.content is not None
+    assert 'You said: "look at this"' in completion.choices[0].message.content
+    sent_content = simulator.recorded_requests()[-1]["messages"][-1]["content"]
+    assert sent_content[1] == image
+
+
+def test_streaming_with_usage_matches_openai_chunks(client: OpenAI) -> None:
+    chunks = list(
+        client.chat.completions.create(
+            model="persona:seline",
+            messages=HELLO,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    assert {chunk.object for chunk in chunks} == {"chat.completion.chunk"}
+    assert {chunk.model for chunk in chunks} == {"persona:seline"}
+    assert len({chunk.id for chunk in chunks}) == 1
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text.startswith('[Seline] You said: "hello there"')
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices]
+    assert finishes[-1] in ("stop", "length")
+    assert chunks[-1].choices == []
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.completion_tokens > 0
+
+
+def test_streaming_without_usage_sends_no_usage_chunk(gateway: LiveGateway) -> None:
+    with httpx.Client(base_url=gateway.base_url, timeout=30) as http:
+        response = http.post(
+            "/v1/chat/completions",
+            headers={"Authorization": f"Bearer {gateway.admin_key}"},
+            json={"model": "persona:seline", "messages": HELLO, "stream": True},
+        )
+    data_lines = [line for line in response.text.splitlines() if line.startswith("data: ")]
+    assert data_lines[-1] == "data: [DONE]"
+    assert all('"choices":[]' not in line for line in data_lines)
+
+
+async def test_the_async_client_streams_too(gateway: LiveGateway) -> None:
+    async with AsyncOpenAI(
+        base_url=gateway.base_url + "/v1", api_key=gateway.admin_key, max_retries=0
+    ) as client:
+        stream = await client.chat.completions.create(
+            model="persona:tutor",
+            messages=HELLO,
+            stream=True,
+        )
+        text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+        completion = await client.chat.completions.create(model="persona:tutor", messages=HELLO)
+    assert text == completion.choices[0].message.content
+
+
+def test_a_session_header_records_the_turns(client: OpenAI, gateway: LiveGateway) -> None:
+    raw = client.chat.completions.with_raw_response.create(
+        model="persona:seline",
+        messages=HELLO,
+        extra_headers={"X-Session-Id": "new"},
+    )
+    session_id = raw.headers["x-session-id"]
+    first = raw.parse()
+    history: list[Any] = [
+        *HELLO,
+        {"role": "assistant", "content": first.choices[0].message.content},
+        {"role": "user", "content": "and then?"},
+    ]
+    stream = client.chat.completions.create(
+        model="persona:seline",
+        messages=history,
+        stream=True,
+        extra_headers={"X-Session-Id": session_id},
+    )
+    streamed = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+
+    with gateway.client(gateway.admin_key) as native:
+        session = native.get(f"/api/sessions/{session_id}").json()
+    assert session["persona"] == "seline"
+    assert session["title"] == "hello there"
+    assert [(m["role"], m["status"]) for m in session["messages"]] == [
+        ("user", "complete"),
+        ("assistant", "complete"),
+        ("user", "complete"),
+        ("assistant", "complete"),
+    ]
+    assert session["messages"][2]["content"] == "and then?"
+    assert session["messages"][3]["content"] == streamed
+
+
+def test_without_a_session_header_nothing_is_stored(client: OpenAI, gateway: LiveGateway) -> None:
+    raw = client.chat.completions.with_raw_response.create(model="persona:seline", messages=HELLO)
+    assert "x-session-id" not in raw.headers
+    with gateway.client(gateway.admin_key) as native:
+        assert native.get("/api/sessions").json()["total"] == 0
+
+
+def test_closing_a_stream_early_closes_it_upstream_and_keeps_what_was_relayed(
+    simulator_factory: SimulatorFactory, gateway_factory: GatewayFactory
+) -> None:
+    slow = simulator_factory(inter_token_latency=0.05, reply_tokens=400)
+    live = gateway_factory(upstream=slow)
+    with sdk(live) as client:
+        stream = client.chat.completions.create(
+            model="persona:seline",
+            messages=HELLO,
+            stream=True,
+            extra_headers={"X-Session-Id": "new"},
+        )
+        session_id = stream.response.headers["x-session-id"]
+        received = ""
+        for chunk in stream:
+            received += (chunk.choices[0].delta.content or "") if chunk.choices else ""
+            if len(received) > 40:
+                break
+        stream.close()
+    deadline = time.monotonic() + 10
+    while slow.stats()["cancelled_streams"] < 1:
+        assert time.monotonic() < deadline, "the upstream stream was not closed"
+        time.sleep(0.05)
+    with live.client(live.admin_key) as native:
+        while len(native.get(f"/api/sessions/{session_id}").json()["messages"]) < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        reply = native.get(f"/api/sessions/{session_id}").json()["messages"][-1]
+    assert reply["status"] == "interrupted"
+    assert reply["content"].startswith(received)
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        ({"model": "persona:nobody", "messages": HELLO}, openai.NotFoundError),
+        ({"model": "gpt-nonexistent", "messages": HELLO}, openai.NotFoundError),
+        ({"model": "persona:seline", "messages": []}, openai.BadRequestError),
+        ({"model": "persona:seline", "messages": [{"role": "robot", "content": "x"}]},
+         openai.BadRequestError),
+        ({"model": "persona:seline", "messages": [{"role": "user", "content": 5}]},
+         openai.BadRequestError),
+        ({"model": "persona:seline", "messages": HELLO, "n": 2}, openai.BadRequestError),
+        ({"model": "persona:seline", "messages": HELLO, "extra_body": {"traits": {"tone": 9}}},
+         openai.BadRequestError),
+        ({"model": "thinkingthoughts-sim", "messages": HELLO,
+          "extra_body": {"traits": {"tone": 2}}}, openai.BadRequestError),
+        ({"model": "persona:seline", "messages": HELLO,
+          "extra_headers": {"X-Session-Id": "not-a-session"}}, openai.NotFoundError),
+        ({"model": "persona:seline", "messages": [{"role": "user", "content": "x" * 40_000}]},
+         openai.APIStatusError),
+    ],
+)  # fmt: skip
+def test_bad_requests_raise_the_sdks_exception_classes(
+    client: OpenAI, call: dict[str, Any], error: type[openai.APIStatusError]
+) -> None:
+    with pytest.raises(error) as caught:
+        client.chat.completions.create(**call)
+    body = caught.value.response.json()
+    assert set(body["error"]) == {"message", "type", "param", "code"}
+
+
+def test_a_missing_model_is_a_400_in_openai_shape(gateway: LiveGateway) -> None:
+    response = httpx.post(
+        gateway.base_url + "/v1/chat/completions",
+        headers={"Authorization": f"Bearer {gateway.admin_key}"},
+        json={"messages": HELLO},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "model"
+
+
+def test_keys_are_checked_with_openai_errors(gateway: LiveGateway) -> None:
+    with sdk(gateway, key="tt_wrong") as wrong, pytest.raises(openai.AuthenticationError):
+        wrong.models.list()
+    reader = create_key_for(gateway, Scope.READ)
+    with sdk(gateway, key=reader) as read_only:
+        assert read_only.models.list().data
+        with pytest.raises(openai.PermissionDeniedError):
+            read_only.chat.completions.create(model="persona:seline", messages=HELLO)
+
+
+@pytest.mark.parametrize(
+    ("failure", "error"),
+    [
+        ({"fail_429_rate": 1.0}, openai.RateLimitError),
+        ({"fail_500_rate": 1.0}, openai.InternalServerError),
+    ],
+)
+def test_upstream_failures_raise_the_sdks_exception_classes(
+    simulator_factory: SimulatorFactory,
+    gateway_factory: GatewayFactory,
+    failure: dict[str, float],
+    error: type[openai.APIStatusError],
+) -> None:
+    failing = simulator_factory(**failure)
+    live = gateway_factory(
+        upstream=failing, llm_model="thinkingthoughts-sim", llm_max_model_len=4096
+    )
+    with sdk(live) as client, pytest.raises(error) as caught:
+        client.chat.completions.create(model="persona:seline", messages=HELLO)
+    if error is openai.RateLimitError:
+        assert int(caught.value.response.headers["retry-after"]) >= 1
+
+
+def test_an_error_after_the_stream_started_is_a_final_error_event(
+    simulator_factory: SimulatorFactory, gateway_factory: GatewayFactory
+) -> None:
+    dropping = simulator_factory(drop_rate=1.0, reply_tokens=64)
+    live = gateway_factory(upstream=dropping)
+    with sdk(live) as client:
+        stream = client.chat.completions.create(
+            model="persona:seline",
+            messages=HELLO,
+            stream=True,
+        )
+        with pytest.raises(openai.APIError, match=r"mid-stream|broke"):
+            for _ in stream:
+                pass
