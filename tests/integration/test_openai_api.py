@@ -13,6 +13,7 @@ from openai import AsyncOpenAI, OpenAI
 from openai.types.chat import (
     ChatCompletionContentPartImageParam,
     ChatCompletionMessageParam,
+    ChatCompletionToolParam,
 )
 
 from tests.integration.conftest import GatewayFactory, SimulatorFactory
@@ -336,3 +337,66 @@ def test_an_error_after_the_stream_started_is_a_final_error_event(
         with pytest.raises(openai.APIError, match=r"mid-stream|broke"):
             for _ in stream:
                 pass
+
+
+WEATHER_TOOL: ChatCompletionToolParam = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+}
+
+
+def test_tool_calls_are_relayed_intact(gateway: LiveGateway, simulator: ThreadedSimulator) -> None:
+    direct = OpenAI(base_url=simulator.base_url, api_key="unused", max_retries=0)
+    with sdk(gateway) as through, direct:
+        via_gateway = through.chat.completions.create(
+            model="thinkingthoughts-sim", messages=HELLO, tools=[WEATHER_TOOL]
+        )
+        upstream = direct.chat.completions.create(
+            model="thinkingthoughts-sim", messages=HELLO, tools=[WEATHER_TOOL]
+        )
+    assert via_gateway.choices[0].finish_reason == "tool_calls"
+    calls = via_gateway.choices[0].message.tool_calls
+    assert calls is not None
+    assert calls == upstream.choices[0].message.tool_calls
+    assert calls[0].function.name == "get_weather"  # type: ignore[union-attr]
+
+
+def test_streamed_tool_call_chunks_are_relayed_intact(
+    gateway: LiveGateway, simulator: ThreadedSimulator
+) -> None:
+    def deltas(client: OpenAI, model: str) -> list[Any]:
+        stream = client.chat.completions.create(
+            model=model, messages=HELLO, tools=[WEATHER_TOOL], stream=True
+        )
+        return [(c.choices[0].delta, c.choices[0].finish_reason) for c in stream if c.choices]
+
+    direct = OpenAI(base_url=simulator.base_url, api_key="unused", max_retries=0)
+    with sdk(gateway) as through, direct:
+        via_gateway = deltas(through, "thinkingthoughts-sim")
+        upstream = deltas(direct, "thinkingthoughts-sim")
+    assert via_gateway == upstream
+    assert via_gateway[-1][1] == "tool_calls"
+    assert len(via_gateway) > 3  # the arguments arrive in pieces
+
+
+def test_a_tool_result_goes_back_upstream_for_the_persona_to_answer(
+    client: OpenAI, simulator: ThreadedSimulator
+) -> None:
+    first = client.chat.completions.create(
+        model="persona:concierge", messages=HELLO, tools=[WEATHER_TOOL]
+    )
+    calls = first.choices[0].message.tool_calls
+    assert calls is not None
+    follow_up: list[ChatCompletionMessageParam] = [
+        *HELLO,
+        {"role": "assistant", "content": None, "tool_calls": [calls[0].model_dump()]},  # type: ignore[list-item]
+        {"role": "tool", "tool_call_id": calls[0].id, "content": "Sunny, 21 degrees"},
+    ]
+    answer = client.chat.completions.create(
+        model="persona:concierge", messages=follow_up, tools=[WEATHER_TOOL]
+    )
+    assert answer.choices[0].message.content is not None
+    assert 'Tool get_weather returned: "Sunny, 21 degrees"' in answer.choices[0].message.content

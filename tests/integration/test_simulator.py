@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -392,6 +393,302 @@ async def test_invalid_requests_are_refused_even_when_failures_are_injected() ->
         session.post(CHAT, json=chat_body(model="other")) as response,
     ):
         assert response.status == 404
+
+
+# --- tool calls ----------------------------------------------------------------------
+
+CALL_ID = re.compile(r"^call_[0-9a-f]{24}$")
+WEATHER_TOOLS: list[dict[str, Any]] = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Current weather in a city.",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        },
+    },
+    {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object"}}},
+]
+RAINY_ECHO = '{"echo":"Tell me about rainy days"}'
+RAINY_ECHO_TOKENS = 8 + 5  # { " echo " : " ... " } around five words
+
+
+def tool_body(**overrides: Any) -> dict[str, Any]:
+    return chat_body(tools=WEATHER_TOOLS, **overrides)
+
+
+def named(name: str) -> dict[str, Any]:
+    return {"type": "function", "function": {"name": name}}
+
+
+def answered_chat(call: dict[str, Any], result: str) -> list[dict[str, Any]]:
+    """SELINE_CHAT, the assistant's tool call, and the tool's result for it."""
+    return [
+        *SELINE_CHAT,
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": call["id"], "content": result},
+    ]
+
+
+async def whole_answer(session: aiohttp.ClientSession, body: dict[str, Any]) -> dict[str, Any]:
+    async with session.post(CHAT, json=body) as response:
+        assert response.status == 200, await response.text()
+        return dict(await response.json())
+
+
+async def streamed_chunks(
+    session: aiohttp.ClientSession, body: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The JSON chunks of a streamed answer, after checking it ends with [DONE]."""
+    async with session.post(CHAT, json={**body, "stream": True}) as response:
+        assert response.status == 200, await response.text()
+        events = await read_events(response)
+    assert events[-1] == "[DONE]"
+    return [orjson.loads(event) for event in events[:-1]]
+
+
+@pytest.mark.parametrize("choice", [{}, {"tool_choice": "auto"}, {"tool_choice": "required"}])
+async def test_tools_make_a_whole_answer_one_call_of_the_first_tool(choice: dict[str, Any]) -> None:
+    async with running_simulator() as session:
+        body = await whole_answer(session, tool_body(**choice))
+
+    [choice_] = body["choices"]
+    assert choice_["finish_reason"] == "tool_calls"
+    message = choice_["message"]
+    assert message["role"] == "assistant"
+    assert message["content"] is None
+    [call] = message["tool_calls"]
+    assert CALL_ID.match(call["id"])
+    assert call["type"] == "function"
+    assert call["function"] == {"name": "get_weather", "arguments": RAINY_ECHO}
+    usage = body["usage"]
+    assert usage["completion_tokens"] == RAINY_ECHO_TOKENS
+    assert usage["total_tokens"] == usage["prompt_tokens"] + RAINY_ECHO_TOKENS
+
+
+async def test_a_named_tool_choice_calls_that_tool_and_finishes_with_stop() -> None:
+    async with running_simulator() as session:
+        body = await whole_answer(session, tool_body(tool_choice=named("get_time")))
+
+    [call] = body["choices"][0]["message"]["tool_calls"]
+    assert call["function"]["name"] == "get_time"
+    assert body["choices"][0]["finish_reason"] == "stop"
+
+
+async def test_tool_choice_none_answers_text_as_without_tools() -> None:
+    async with running_simulator(reply_tokens=20) as session:
+        with_tools = await whole_answer(session, tool_body(tool_choice="none"))
+        without = await whole_answer(session, chat_body())
+
+    message = with_tools["choices"][0]["message"]
+    assert message == without["choices"][0]["message"]
+    assert "tool_calls" not in message
+    assert with_tools["choices"][0]["finish_reason"] == "stop"
+    assert with_tools["usage"]["prompt_tokens"] > without["usage"]["prompt_tokens"]
+
+
+async def test_the_call_id_is_the_same_for_the_same_request_across_runs() -> None:
+    async with running_simulator() as session:
+        first = await whole_answer(session, tool_body())
+    async with running_simulator() as session:
+        again = await whole_answer(session, tool_body())
+        other = await whole_answer(session, tool_body(messages=SELINE_CHAT[:2]))
+
+    def call_id(body: dict[str, Any]) -> str:
+        return str(body["choices"][0]["message"]["tool_calls"][0]["id"])
+
+    assert call_id(first) == call_id(again)
+    assert call_id(first) != call_id(other)
+
+
+async def test_a_streamed_call_sends_its_head_then_argument_pieces_then_finish() -> None:
+    body = tool_body(stream_options={"include_usage": True})
+    async with running_simulator() as session:
+        whole = await whole_answer(session, body)
+        chunks = await streamed_chunks(session, body)
+
+    [whole_call] = whole["choices"][0]["message"]["tool_calls"]
+    head, *argument_chunks, finish, usage = chunks
+    assert head["choices"][0]["delta"] == {
+        "role": "assistant",
+        "tool_calls": [
+            {
+                "index": 0,
+                "id": whole_call["id"],
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": ""},
+            }
+        ],
+    }
+    pieces = []
+    for chunk in argument_chunks:
+        [delta_call] = chunk["choices"][0]["delta"]["tool_calls"]
+        assert delta_call.keys() == {"index", "function"}
+        assert delta_call["index"] == 0
+        assert delta_call["function"].keys() == {"arguments"}
+        pieces.append(delta_call["function"]["arguments"])
+    assert len(pieces) == RAINY_ECHO_TOKENS
+    assert "".join(pieces) == whole_call["function"]["arguments"] == RAINY_ECHO
+    assert all(chunk["choices"][0]["finish_reason"] is None for chunk in [head, *argument_chunks])
+    assert finish["choices"][0] == {
+        "index": 0,
+        "delta": {},
+        "logprobs": None,
+        "finish_reason": "tool_calls",
+    }
+    assert usage["choices"] == []
+    assert usage["usage"] == whole["usage"]
+    assert len({chunk["id"] for chunk in chunks}) == 1
+    assert {chunk["object"] for chunk in chunks} == {"chat.completion.chunk"}
+
+
+async def test_a_streamed_named_call_finishes_with_stop_and_no_usage_chunk() -> None:
+    async with running_simulator() as session:
+        chunks = await streamed_chunks(session, tool_body(tool_choice=named("get_time")))
+
+    assert chunks[0]["choices"][0]["delta"]["tool_calls"][0]["function"]["name"] == "get_time"
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+    assert all("usage" not in chunk for chunk in chunks)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_max_tokens_cuts_the_arguments_with_finish_reason_length(stream: bool) -> None:
+    body = tool_body(max_tokens=4)
+    async with running_simulator() as session:
+        if stream:
+            chunks = await streamed_chunks(session, body)
+            arguments = "".join(
+                chunk["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"]
+                for chunk in chunks[1:-1]
+            )
+            finish_reason = chunks[-1]["choices"][0]["finish_reason"]
+        else:
+            whole = await whole_answer(session, body)
+            arguments = whole["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
+            finish_reason = whole["choices"][0]["finish_reason"]
+            assert whole["usage"]["completion_tokens"] == 4
+
+    assert arguments == '{"echo"'
+    assert finish_reason == "length"
+
+
+async def test_a_streamed_call_paces_argument_pieces_like_tokens() -> None:
+    async with running_simulator(time_to_first_token=0.15, inter_token_latency=0.03) as session:
+        started = time.monotonic()
+        arrivals: list[float] = []
+        async with session.post(CHAT, json=tool_body(stream=True)) as response:
+            async for line in response.content:
+                if line.startswith(b"data: {") and b'"arguments":"' in line:
+                    arrivals.append(time.monotonic() - started)
+
+    piece_arrivals = arrivals[1:]  # the head chunk arrives with the first piece
+    assert len(piece_arrivals) == RAINY_ECHO_TOKENS
+    assert piece_arrivals[0] >= 0.15
+    assert piece_arrivals[-1] - piece_arrivals[0] >= (RAINY_ECHO_TOKENS - 1) * 0.03 * 0.9
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_tool_result_is_answered_in_text_quoting_it(stream: bool) -> None:
+    async with running_simulator(reply_tokens=30) as session:
+        first = await whole_answer(session, tool_body())
+        [call] = first["choices"][0]["message"]["tool_calls"]
+        follow_up = tool_body(messages=answered_chat(call, "Rain until noon, then sun."))
+        if stream:
+            chunks = await streamed_chunks(session, follow_up)
+            assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+            text = "".join(chunk["choices"][0]["delta"]["content"] for chunk in chunks[1:-1])
+            finish_reason = chunks[-1]["choices"][0]["finish_reason"]
+        else:
+            answer = await whole_answer(session, follow_up)
+            assert "tool_calls" not in answer["choices"][0]["message"]
+            text = answer["choices"][0]["message"]["content"]
+            finish_reason = answer["choices"][0]["finish_reason"]
+
+    assert text.startswith(
+        '[Seline] Tool get_weather returned: "Rain until noon, then sun.". (6 messages)'
+    )
+    assert finish_reason == "stop"
+
+
+async def test_tool_calls_and_results_in_the_history_count_as_prompt_tokens() -> None:
+    call = {
+        "id": "call_000000000000000000000001",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": '{"city":"Lyon"}'},
+    }
+    async with running_simulator() as session:
+        plain = await whole_answer(session, chat_body())
+        answered = await whole_answer(session, chat_body(messages=answered_chat(call, "Sunny.")))
+
+    # get_weather, { " city " : " Lyon " }, and Sunny . with two messages' overhead
+    added = (1 + 9) + 2 + 2 * 4
+    assert answered["usage"]["prompt_tokens"] == plain["usage"]["prompt_tokens"] + added
+
+
+async def test_a_forced_call_is_made_even_after_a_tool_result() -> None:
+    async with running_simulator() as session:
+        first = await whole_answer(session, tool_body())
+        [call] = first["choices"][0]["message"]["tool_calls"]
+        again = await whole_answer(
+            session,
+            tool_body(messages=answered_chat(call, "Sunny."), tool_choice="required"),
+        )
+
+    [next_call] = again["choices"][0]["message"]["tool_calls"]
+    assert next_call["function"]["name"] == "get_weather"
+    assert next_call["id"] != call["id"]
+
+
+async def test_tokenize_counts_tools_as_chat_does() -> None:
+    async with running_simulator() as session:
+        chat = await whole_answer(session, tool_body(tool_choice="none"))
+        async with session.post("/tokenize", json=tool_body()) as response:
+            counted = await response.json()
+
+    assert counted["count"] == chat["usage"]["prompt_tokens"] == len(counted["tokens"])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"tools": WEATHER_TOOLS, "tool_choice": named("book_flight")},
+            "The tool specified in `tool_choice` does not match any of the specified `tools`",
+        ),
+        ({"tool_choice": "auto"}, "When using `tool_choice`, `tools` must be set."),
+        (
+            {"tools": []},
+            "`tools` must not be an empty array. "
+            "Either provide at least one tool or omit the field entirely.",
+        ),
+        (
+            {"tools": WEATHER_TOOLS, "tool_choice": "always"},
+            'Invalid value for `tool_choice`: always! Only named tools, "none", "auto" or '
+            '"required" are supported.',
+        ),
+        (
+            {"messages": [*SELINE_CHAT, {"role": "tool", "content": "Sunny."}]},
+            "messages[4]: a message with role `tool` needs a string `tool_call_id`.",
+        ),
+    ],
+)
+async def test_refused_tool_requests_answer_vllm_400(
+    overrides: dict[str, Any], message: str
+) -> None:
+    async with (
+        running_simulator() as session,
+        session.post(CHAT, json=chat_body(**overrides)) as response,
+    ):
+        status, body = response.status, await response.json()
+
+    assert status == 400
+    assert body == {
+        "object": "error",
+        "message": message,
+        "type": "BadRequestError",
+        "param": None,
+        "code": 400,
+    }
 
 
 # --- other routes --------------------------------------------------------------------

@@ -6,6 +6,7 @@ import pytest
 
 from thinkingthoughts.simulator.replies import (
     MESSAGE_OVERHEAD_TOKENS,
+    answered_tool_name,
     build_reply,
     count_tokens,
     last_user_text,
@@ -13,6 +14,7 @@ from thinkingthoughts.simulator.replies import (
     persona_name_from_system_prompt,
     prompt_token_count,
     prompt_token_ids,
+    split_into_pieces,
     text_token_ids,
     tokenize,
 )
@@ -183,3 +185,84 @@ def test_reply_is_deterministic() -> None:
 def test_french_persona_intro_names_the_persona() -> None:
     messages = [{"role": "system", "content": "Règles.\n\nTu es Camille.\n"}]
     assert persona_name_from_system_prompt(messages) == "Camille"
+
+
+# --- tool calls and tool results -----------------------------------------------------
+
+WEATHER_CALL = {
+    "id": "call_1",
+    "type": "function",
+    "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+}
+
+
+def _asked_weather() -> Messages:
+    return [
+        _system("Name: Seline"),
+        _user("Weather in Paris?"),
+        {"role": "assistant", "content": None, "tool_calls": [WEATHER_CALL]},
+    ]
+
+
+def _tool_result(call_id: str, text: str) -> dict[str, Any]:
+    return {"role": "tool", "tool_call_id": call_id, "content": text}
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "hello", '{"echo":"say \\"hi\\" now"}', "  leading and inner   spaces", "a\nb, c!"],
+)
+def test_pieces_join_back_to_the_text_one_per_token(text: str) -> None:
+    pieces = split_into_pieces(text)
+    assert "".join(pieces) == text.rstrip()
+    assert len(pieces) == count_tokens(text)
+
+
+def test_prompt_counts_tool_call_names_and_arguments_and_tool_results() -> None:
+    messages = [*_asked_weather(), _tool_result("call_1", "Sunny, 21 degrees.")]
+    system, user, result = 3, 4, 5  # Name : Seline / Weather in Paris ? / Sunny , 21 degrees .
+    call = 1 + 9  # get_weather / { " city " : " Paris " }
+    expected = 4 * MESSAGE_OVERHEAD_TOKENS + system + user + call + result
+    assert prompt_token_count(messages) == expected
+    assert len(prompt_token_ids(messages)) == expected
+
+
+def test_prompt_counts_declared_tools_by_their_json_text() -> None:
+    messages = [_user("hi")]
+    tools = [{"type": "function", "function": {"name": "get_weather"}}]
+    # [ { " type " : " function " , " function " : { " name " : " get_weather " } } ]
+    tool_tokens = 25
+    assert prompt_token_count(messages, tools) == prompt_token_count(messages) + tool_tokens
+    assert len(prompt_token_ids(messages, tools)) == prompt_token_count(messages, tools)
+
+
+def test_malformed_tool_calls_count_only_what_is_text() -> None:
+    messages = [{"role": "assistant", "content": None, "tool_calls": ["x", {"function": 3}]}]
+    assert prompt_token_count(messages) == MESSAGE_OVERHEAD_TOKENS
+
+
+def test_answered_tool_name_follows_the_call_id_to_the_assistant_message() -> None:
+    messages = _asked_weather()
+    assert answered_tool_name(messages, "call_1") == "get_weather"
+    assert answered_tool_name(messages, "call_2") is None
+    assert answered_tool_name([_user("hi")], "call_1") is None
+
+
+@pytest.mark.parametrize(
+    ("call_id", "start"),
+    [
+        (
+            "call_1",
+            '[Seline] Tool get_weather returned: "Sunny, 21 degrees.". (4 messages)',
+        ),
+        ("call_unknown", '[Seline] A tool returned: "Sunny, 21 degrees.". (4 messages)'),
+    ],
+)
+def test_reply_to_a_tool_result_quotes_it_and_names_the_tool(call_id: str, start: str) -> None:
+    messages = [*_asked_weather(), _tool_result(call_id, "Sunny, 21 degrees.")]
+    assert "".join(build_reply(messages, 200)).startswith(start + " This is a simulated reply")
+
+
+def test_a_user_message_after_a_tool_result_is_quoted_again() -> None:
+    messages = [*_asked_weather(), _tool_result("call_1", "Sunny."), _user("Thanks!")]
+    assert "".join(build_reply(messages, 200)).startswith('[Seline] You said: "Thanks!". ')

@@ -1,8 +1,9 @@
-"""The simulator's wire format, shaped like vLLM's OpenAI-compatible server.
+"""The simulator's requests, read the way vLLM's OpenAI-compatible server reads them.
 
-Pure functions: a parsed JSON body goes in, a plan or a vLLM-shaped error comes out, and
-answers are encoded to bytes with orjson. Streamed chunks share one precomputed prefix
-and suffix, so encoding a token costs one small `orjson.dumps` of its text.
+Pure functions: a parsed JSON body goes in, a plan or a vLLM-shaped error comes out;
+`encoding` turns a plan into bytes. An answer is either text or one tool call (see
+`tools`); a tool call's arguments are generated as tokens, the way text is, and count as
+the completion's tokens.
 """
 
 from __future__ import annotations
@@ -17,12 +18,17 @@ from thinkingthoughts.simulator.replies import (
     build_reply,
     prompt_token_count,
     prompt_token_ids,
+    split_into_pieces,
     text_token_ids,
 )
-
-DONE_FRAME = b"data: [DONE]\n\n"
-_FRAME_START = b"data: "
-_FRAME_END = b"\n\n"
+from thinkingthoughts.simulator.tools import (
+    ToolRequestError,
+    check_tool_messages,
+    choose_tool,
+    declared_tools,
+    tool_call_arguments,
+    tool_call_id,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +74,19 @@ INTERNAL_ERROR = ErrorAnswer(
 
 
 @dataclass(frozen=True, slots=True)
+class CalledTool:
+    """The tool call an answer makes; its arguments are the plan's pieces."""
+
+    call_id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class CompletionPlan:
-    """Everything needed to answer one valid chat request."""
+    """Everything needed to answer one valid chat request.
+
+    `pieces` are the streamed tokens: of the text, or of the arguments of `tool_call`.
+    """
 
     model: str
     stream: bool
@@ -77,6 +94,7 @@ class CompletionPlan:
     pieces: list[str]
     finish_reason: str
     prompt_tokens: int
+    tool_call: CalledTool | None = None
 
     @property
     def completion_tokens(self) -> int:
@@ -123,24 +141,41 @@ def plan_chat_completion(
         return bad_request("`messages` must be a non-empty list of chat messages.")
     if not all(isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages):
         return bad_request("Each message must be an object with a string `role`.")
+    try:
+        check_tool_messages(messages)
+        tools = declared_tools(body.get("tools"))
+        tool = choose_tool(tools, body.get("tool_choice"), messages)
+    except ToolRequestError as exc:
+        return bad_request(str(exc))
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         return bad_request("`stream` must be a boolean.")
     max_tokens = _requested_max_tokens(body)
     if isinstance(max_tokens, ErrorAnswer):
         return max_tokens
-    prompt_tokens = prompt_token_count(messages)
-    completion_budget = config.reply_tokens if max_tokens is None else max_tokens
+    prompt_tokens = prompt_token_count(messages, tools)
+    # Text runs to the configured length; a tool call to the end of its arguments.
+    arguments = [] if tool is None else split_into_pieces(tool_call_arguments(messages))
+    natural_length = config.reply_tokens if tool is None else len(arguments)
+    completion_budget = natural_length if max_tokens is None else max_tokens
     if prompt_tokens + completion_budget > config.max_model_len:
         return context_overflow(config.max_model_len, prompt_tokens, completion_budget)
-    reply_length = min(config.reply_tokens, completion_budget)
+    cut_short = completion_budget < natural_length
+    if tool is None:
+        pieces = build_reply(messages, min(natural_length, completion_budget))
+        finish_reason, tool_call = "stop", None
+    else:
+        pieces = arguments[:completion_budget]
+        finish_reason = tool.finish_reason
+        tool_call = CalledTool(call_id=tool_call_id(messages, tool.name), name=tool.name)
     return CompletionPlan(
         model=config.model,
         stream=stream,
         include_usage=_include_usage(body),
-        pieces=build_reply(messages, reply_length),
-        finish_reason="length" if completion_budget < config.reply_tokens else "stop",
+        pieces=pieces,
+        finish_reason="length" if cut_short else finish_reason,
         prompt_tokens=prompt_tokens,
+        tool_call=tool_call,
     )
 
 
@@ -155,14 +190,18 @@ def context_overflow(max_model_len: int, prompt_tokens: int, completion_tokens: 
 
 
 def tokenize_body(body: dict[str, Any], config: SimulatorConfig) -> bytes | ErrorAnswer:
-    """vLLM's `/tokenize` answer for a `prompt` string or chat `messages`."""
+    """vLLM's `/tokenize` answer for a `prompt` string or chat `messages` (and their `tools`)."""
     model_error = check_model(body, config)
     if model_error is not None:
         return model_error
     messages = body.get("messages")
     prompt = body.get("prompt")
     if isinstance(messages, list) and all(isinstance(m, dict) for m in messages):
-        tokens = prompt_token_ids(messages)
+        try:
+            tools = declared_tools(body.get("tools"))
+        except ToolRequestError as exc:
+            return bad_request(str(exc))
+        tokens = prompt_token_ids(messages, tools)
     elif isinstance(prompt, str):
         tokens = text_token_ids(prompt)
     else:
@@ -170,78 +209,6 @@ def tokenize_body(body: dict[str, Any], config: SimulatorConfig) -> bytes | Erro
     return orjson.dumps(
         {"count": len(tokens), "max_model_len": config.max_model_len, "tokens": tokens}
     )
-
-
-def models_body(config: SimulatorConfig, *, created: int) -> bytes:
-    """The `/v1/models` list: the one served model, with its context length as vLLM does."""
-    model = {
-        "id": config.model,
-        "object": "model",
-        "created": created,
-        "owned_by": "thinkingthoughts",
-        "root": config.model,
-        "parent": None,
-        "max_model_len": config.max_model_len,
-    }
-    return orjson.dumps({"object": "list", "data": [model]})
-
-
-def completion_body(plan: CompletionPlan, *, completion_id: str, created: int) -> bytes:
-    """A whole `chat.completion` object."""
-    return orjson.dumps(
-        {
-            "id": completion_id,
-            "object": "chat.completion",
-            "created": created,
-            "model": plan.model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": "".join(plan.pieces)},
-                    "logprobs": None,
-                    "finish_reason": plan.finish_reason,
-                }
-            ],
-            "usage": plan.usage(),
-        }
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class StreamFrames:
-    """The bytes of one streamed answer: opening, one frame per piece, closing."""
-
-    opening: bytes
-    pieces: list[bytes]
-    closing: bytes
-
-
-def stream_frames(plan: CompletionPlan, *, completion_id: str, created: int) -> StreamFrames:
-    """Every SSE frame of a streamed answer, encoded before the first one is sent."""
-    head: dict[str, Any] = {
-        "id": completion_id,
-        "object": "chat.completion.chunk",
-        "created": created,
-        "model": plan.model,
-    }
-    # Split one encoded chunk around a marker to get the bytes shared by every piece.
-    marker = "\x00piece\x00"
-    template = _chunk({**head, "choices": [_choice({"content": marker}, None)]})
-    prefix, suffix = template.split(orjson.dumps(marker))
-    pieces = [prefix + orjson.dumps(piece) + suffix for piece in plan.pieces]
-    opening = _chunk({**head, "choices": [_choice({"role": "assistant", "content": ""}, None)]})
-    closing = _chunk({**head, "choices": [_choice({}, plan.finish_reason)]})
-    if plan.include_usage:
-        closing += _chunk({**head, "choices": [], "usage": plan.usage()})
-    return StreamFrames(opening=opening, pieces=pieces, closing=closing + DONE_FRAME)
-
-
-def _chunk(payload: dict[str, Any]) -> bytes:
-    return _FRAME_START + orjson.dumps(payload) + _FRAME_END
-
-
-def _choice(delta: dict[str, str], finish_reason: str | None) -> dict[str, Any]:
-    return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
 
 
 def _requested_max_tokens(body: dict[str, Any]) -> int | ErrorAnswer | None:

@@ -3,7 +3,8 @@
 The reply says who answers, what the user said and how many messages arrived, e.g.
 `[Seline] You said: "hello there". (3 messages) This is a simulated reply ...`, so a test
 can prove from the reply alone what the gateway sent upstream (persona, last user
-message, history length after trimming).
+message, history length after trimming). After a tool result it quotes that result and
+names the tool whose call it answers: `[Seline] Tool get_weather returned: "sunny". (5 messages)`.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from __future__ import annotations
 import itertools
 import re
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
+
+import orjson
 
 # One token is a run of word characters or one other visible character.
 _TOKEN_RE = re.compile(r"\w+|[^\w\s]")
@@ -90,17 +93,36 @@ def message_text(message: Mapping[str, Any]) -> str:
     return ""
 
 
-def prompt_token_count(messages: Sequence[Mapping[str, Any]]) -> int:
-    """Prompt length of a chat request: each message's text tokens plus a fixed overhead."""
-    return sum(MESSAGE_OVERHEAD_TOKENS + count_tokens(message_text(m)) for m in messages)
+def split_into_pieces(text: str) -> list[str]:
+    """The text's tokens, each with the whitespace before it: they join back to the text.
+
+    Trailing whitespace is the one thing lost, as it belongs to no token.
+    """
+    return _PIECE_RE.findall(text)
 
 
-def prompt_token_ids(messages: Sequence[Mapping[str, Any]]) -> list[int]:
+def prompt_token_count(
+    messages: Sequence[Mapping[str, Any]], tools: Sequence[dict[str, Any]] = ()
+) -> int:
+    """Prompt length of a chat request: each message's text tokens plus a fixed overhead.
+
+    The names and arguments of an assistant message's tool calls count as its text, and
+    the declared tools count with their JSON text, as a chat template renders them.
+    """
+    text_tokens = sum(count_tokens(text) for text in _prompt_texts(messages, tools))
+    return text_tokens + MESSAGE_OVERHEAD_TOKENS * len(messages)
+
+
+def prompt_token_ids(
+    messages: Sequence[Mapping[str, Any]], tools: Sequence[dict[str, Any]] = ()
+) -> list[int]:
     """Token ids of a chat prompt; as many as `prompt_token_count` says."""
     ids: list[int] = []
     for message in messages:
         ids.extend(_MESSAGE_OVERHEAD_IDS)
-        ids.extend(text_token_ids(message_text(message)))
+        ids.extend(text_token_ids(_message_prompt_text(message)))
+    if tools:
+        ids.extend(text_token_ids(_tools_text(tools)))
     return ids
 
 
@@ -129,14 +151,33 @@ def last_user_text(messages: Sequence[Mapping[str, Any]]) -> str:
     return ""
 
 
+def answered_tool_name(messages: Sequence[Mapping[str, Any]], tool_call_id: object) -> str | None:
+    """The name of the tool whose call (in an assistant message) has this id, if any."""
+    for message in reversed(messages):
+        for call in _tool_calls_of(message):
+            function = call.get("function")
+            if call.get("id") == tool_call_id and isinstance(function, Mapping):
+                name = function.get("name")
+                return name if isinstance(name, str) and name else None
+    return None
+
+
 def reply_header(messages: Sequence[Mapping[str, Any]]) -> str:
-    """The part of the reply that echoes the request: speaker, quote, message count."""
+    """The part of the reply that echoes the request: speaker, quote, message count.
+
+    The quote is the last user message, or the tool result when the request ends with one.
+    """
     speaker = persona_name_from_system_prompt(messages) or DEFAULT_SPEAKER
-    words = last_user_text(messages).split()
-    quote = " ".join(words[:QUOTED_WORDS]) + ("..." if len(words) > QUOTED_WORDS else "")
     count = len(messages)
     plural = "message" if count == 1 else "messages"
-    return f'[{speaker}] You said: "{quote}". ({count} {plural})'
+    last = messages[-1] if messages else {}
+    if last.get("role") == "tool":
+        name = answered_tool_name(messages, last.get("tool_call_id"))
+        said = f"Tool {name} returned" if name else "A tool returned"
+        quote = _quote(message_text(last))
+    else:
+        said, quote = "You said", _quote(last_user_text(messages))
+    return f'[{speaker}] {said}: "{quote}". ({count} {plural})'
 
 
 def build_reply(messages: Sequence[Mapping[str, Any]], max_tokens: int) -> list[str]:
@@ -148,11 +189,53 @@ def build_reply(messages: Sequence[Mapping[str, Any]], max_tokens: int) -> list[
     """
     if max_tokens <= 0:
         return []
-    header = _PIECE_RE.findall(reply_header(messages))
+    header = split_into_pieces(reply_header(messages))
     if len(header) >= max_tokens:
         return header[:max_tokens]
     filler = itertools.islice(itertools.cycle(_FILLER_PIECES), max_tokens - len(header))
     return [*header, *filler]
+
+
+def _quote(text: str) -> str:
+    words = text.split()
+    return " ".join(words[:QUOTED_WORDS]) + ("..." if len(words) > QUOTED_WORDS else "")
+
+
+def _prompt_texts(
+    messages: Sequence[Mapping[str, Any]], tools: Sequence[dict[str, Any]]
+) -> Iterator[str]:
+    for message in messages:
+        yield _message_prompt_text(message)
+    if tools:
+        yield _tools_text(tools)
+
+
+def _message_prompt_text(message: Mapping[str, Any]) -> str:
+    text = message_text(message)
+    calls = _tool_calls_of(message)
+    if not calls:
+        return text
+    parts = [text]
+    for call in calls:
+        function = call.get("function")
+        if isinstance(function, Mapping):
+            parts.extend(
+                value
+                for value in (function.get("name"), function.get("arguments"))
+                if isinstance(value, str)
+            )
+    return "\n".join(parts)
+
+
+def _tool_calls_of(message: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    calls = message.get("tool_calls")
+    if not isinstance(calls, list):
+        return []
+    return [call for call in calls if isinstance(call, Mapping)]
+
+
+def _tools_text(tools: Sequence[dict[str, Any]]) -> str:
+    return orjson.dumps(list(tools)).decode()
 
 
 def _name_from_match(match: re.Match[str]) -> str | None:

@@ -1,7 +1,7 @@
 """The simulator's HTTP server: vLLM's OpenAI-compatible routes on aiohttp, plus test seams.
 
 Routes:
-    POST   /v1/chat/completions   whole or streamed (SSE) chat completions
+    POST   /v1/chat/completions   whole or streamed (SSE) chat completions, text or tool calls
     GET    /v1/models             the one served model, with its max_model_len
     GET    /health                200, empty body
     POST   /tokenize              token count of a prompt or of chat messages
@@ -21,16 +21,14 @@ import orjson
 from aiohttp import web
 
 from thinkingthoughts.simulator.config import SimulatorConfig
+from thinkingthoughts.simulator.encoding import completion_body, models_body, stream_frames
 from thinkingthoughts.simulator.protocol import (
     INTERNAL_ERROR,
     RATE_LIMITED,
     CompletionPlan,
     ErrorAnswer,
-    completion_body,
-    models_body,
     parse_json_object,
     plan_chat_completion,
-    stream_frames,
     tokenize_body,
 )
 from thinkingthoughts.simulator.state import InjectedFailure, SimulatorState
