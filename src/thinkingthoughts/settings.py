@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="info", validation_alias=_env("TT_LOG_LEVEL"))
     api_docs: bool = Field(default=False, validation_alias=_env("TT_API_DOCS"))
+    openai_session_from_user: bool = Field(
+        default=False, validation_alias=_env("TT_OPENAI_SESSION_FROM_USER")
+    )
 
     @field_validator("llm_base_url")
     @classmethod

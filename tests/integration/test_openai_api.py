@@ -400,3 +400,52 @@ def test_a_tool_result_goes_back_upstream_for_the_persona_to_answer(
     )
     assert answer.choices[0].message.content is not None
     assert 'Tool get_weather returned: "Sunny, 21 degrees"' in answer.choices[0].message.content
+
+
+def test_the_user_field_keys_a_session_when_the_operator_enables_it(
+    gateway_factory: GatewayFactory,
+) -> None:
+    live = gateway_factory(openai_session_from_user=True)
+    with sdk(live) as client:
+        for text in ("first", "second"):
+            client.chat.completions.create(
+                model="persona:seline",
+                messages=[{"role": "user", "content": text}],
+                user="end-user-7",
+            )
+        client.chat.completions.create(model="persona:seline", messages=HELLO, user="someone-else")
+        client.chat.completions.create(model="persona:seline", messages=HELLO)
+    with live.client(live.admin_key) as native:
+        sessions = native.get("/api/sessions").json()["data"]
+        assert len(sessions) == 2
+        oldest = native.get(f"/api/sessions/{sessions[-1]['id']}").json()
+    assert [m["content"] for m in oldest["messages"] if m["role"] == "user"] == [
+        "first",
+        "second",
+    ]
+
+
+def test_the_user_field_is_only_passed_through_by_default(
+    client: OpenAI, gateway: LiveGateway, simulator: ThreadedSimulator
+) -> None:
+    client.chat.completions.create(model="persona:seline", messages=HELLO, user="end-user-7")
+    assert simulator.recorded_requests()[-1]["user"] == "end-user-7"
+    with gateway.client(gateway.admin_key) as native:
+        assert native.get("/api/sessions").json()["total"] == 0
+
+
+def test_keepalive_comments_are_sent_while_the_first_token_is_awaited(
+    simulator_factory: SimulatorFactory, gateway_factory: GatewayFactory
+) -> None:
+    slow = simulator_factory(time_to_first_token=1.5)
+    live = gateway_factory(upstream=slow, sse_keepalive_seconds=0.3)
+    with httpx.Client(base_url=live.base_url, timeout=30) as http:
+        response = http.post(
+            "/v1/chat/completions",
+            headers={"Authorization": f"Bearer {live.admin_key}"},
+            json={"model": "persona:seline", "messages": HELLO, "stream": True},
+        )
+    lines = response.text.splitlines()
+    first_data = next(i for i, line in enumerate(lines) if line.startswith("data: "))
+    assert any(line.startswith(":") for line in lines[:first_data])
+    assert "\r" not in response.text  # framed like OpenAI's and vLLM's streams

@@ -40,8 +40,12 @@ async def chat_completions(
     x_session_id: Annotated[str | None, Header(max_length=64)] = None,
 ) -> Response:
     enforce_message_limits([m.text() for m in body.messages], resources.settings)
+    from_user = resources.settings.openai_session_from_user
     turn = await resources.openai.prepare(
-        body, owner=principal.owner, session_ref=x_session_id or None
+        body,
+        owner=principal.owner,
+        session_ref=x_session_id or None,
+        client_ref=body.user if from_user and body.user else None,
     )
     headers = {SESSION_HEADER: turn.session_id} if turn.session_id else {}
     if not body.stream:

@@ -61,6 +61,7 @@ class ChatCompletionRequest(BaseModel):
     n: int | None = Field(default=None, ge=1)
     stream_options: dict[str, Any] | None = None
     traits: dict[str, object] | None = None
+    user: str | None = Field(default=None, max_length=128)
 
     @model_validator(mode="after")
     def _one_choice(self) -> Self:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thinkingthoughts.chat.recording import ReplyRelay, record_reply, record_unfinished
@@ -86,9 +87,19 @@ class OpenAIChatService:
         self._personas = personas
 
     async def prepare(
-        self, request: ChatCompletionRequest, *, owner: str, session_ref: str | None
+        self,
+        request: ChatCompletionRequest,
+        *,
+        owner: str,
+        session_ref: str | None,
+        client_ref: str | None = None,
     ) -> OpenAITurn:
-        """Check the model and session, record the user's turn, build the upstream call."""
+        """Check the model and session, record the user's turn, build the upstream call.
+
+        `session_ref` is the `X-Session-Id` header; without it, `client_ref` (the `user`
+        field, when the operator enables that) names a session of the key's own, made on
+        first use.
+        """
         resolved = await self._models.resolve()
         messages = request.upstream_messages()
         async with self._database.session() as db, db.begin():
@@ -107,8 +118,10 @@ class OpenAIChatService:
                     )
                 upstream_model = await self._served_model(request.model, resolved.name)
             session_id = None
-            if session_ref is not None:
-                session = await self._session(db, session_ref, owner, persona, request, traits)
+            if session_ref is not None or client_ref is not None:
+                session = await self._session(
+                    db, session_ref, client_ref, owner, persona, request, traits
+                )
                 for text in new_user_texts(request.messages):
                     await message_store.append_message(
                         db, session_id=session.id, role="user", content=text
@@ -182,27 +195,60 @@ class OpenAIChatService:
     async def _session(
         self,
         db: AsyncSession,
-        session_ref: str,
+        session_ref: str | None,
+        client_ref: str | None,
         owner: str,
         persona: PersonaRecord | None,
         request: ChatCompletionRequest,
         traits: dict[str, int],
     ) -> ChatSession:
-        if session_ref == NEW_SESSION:
-            texts = new_user_texts(request.messages)
+        texts = new_user_texts(request.messages)
+
+        async def create(ref: str | None = None) -> ChatSession:
             return await session_store.create_session(
                 db,
                 owner=owner,
                 persona_id=persona.id if persona else None,
                 traits={k: traits[k] for k in request.traits or {} if k in traits},
                 title=session_title(texts[0]) if texts else None,
+                client_ref=ref,
             )
-        session = await session_store.get_session(db, session_id=session_ref, owner=owner)
-        if session is None:
-            raise NotFoundError(f"no session '{session_ref}'", code="session_not_found")
+
+        if session_ref == NEW_SESSION:
+            return await create()
+        if session_ref is not None:
+            session = await session_store.get_session(db, session_id=session_ref, owner=owner)
+            if session is None:
+                raise NotFoundError(f"no session '{session_ref}'", code="session_not_found")
+        else:
+            assert client_ref is not None
+            session = await self._session_for_client_ref(db, owner, client_ref, create)
         if persona is not None:
             session.persona_id = persona.id
         return session
+
+    async def _session_for_client_ref(
+        self,
+        db: AsyncSession,
+        owner: str,
+        client_ref: str,
+        create: Callable[[str], Awaitable[ChatSession]],
+    ) -> ChatSession:
+        found = await session_store.get_session_by_client_ref(
+            db, owner=owner, client_ref=client_ref
+        )
+        if found is not None:
+            return found
+        try:
+            async with db.begin_nested():
+                return await create(client_ref)
+        except IntegrityError:  # a concurrent first request made it meanwhile
+            found = await session_store.get_session_by_client_ref(
+                db, owner=owner, client_ref=client_ref
+            )
+            if found is None:
+                raise
+            return found
 
 
 def model_not_found(model: str) -> NotFoundError:

@@ -97,6 +97,7 @@ class ChatSession(Base):
     __table_args__ = (
         # Leads with owner, so it also serves every owner-only lookup.
         Index("ix_sessions_owner_updated_at", "owner", "updated_at"),
+        Index("ix_sessions_owner_client_ref", "owner", "client_ref", unique=True),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -105,6 +106,8 @@ class ChatSession(Base):
         String(36), ForeignKey("personas.id", ondelete="SET NULL"), index=True
     )
     title: Mapped[str | None] = mapped_column(String(200))
+    client_ref: Mapped[str | None] = mapped_column(String(128))
+    """A client's own name for the session (the OpenAI `user` field), unique per owner."""
     traits: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     next_seq: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     """The last seq allocated to a message of this session (0: none yet)."""

@@ -18,6 +18,7 @@ async def create_session(
     persona_id: str | None,
     traits: Mapping[str, int],
     title: str | None = None,
+    client_ref: str | None = None,
 ) -> ChatSession:
     now = utcnow()
     session = ChatSession(
@@ -25,6 +26,7 @@ async def create_session(
         persona_id=persona_id,
         traits=dict(traits),
         title=title,
+        client_ref=client_ref,
         next_seq=0,
         message_count=0,
         created_at=now,
@@ -40,6 +42,15 @@ async def get_session(
 ) -> ChatSession | None:
     """The session if `owner` owns it; `owner=None` (an admin) sees every session."""
     query = select(ChatSession).where(ChatSession.id == session_id, *_owned_by(owner))
+    return await db.scalar(query)
+
+
+async def get_session_by_client_ref(
+    db: AsyncSession, *, owner: str, client_ref: str
+) -> ChatSession | None:
+    query = select(ChatSession).where(
+        ChatSession.owner == owner, ChatSession.client_ref == client_ref
+    )
     return await db.scalar(query)
 
 
