@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import anyio
 
@@ -44,6 +46,20 @@ async def record_unfinished(database: Database, target: ReplyTarget, status: Mes
     """A reply that never started: the upstream failed, or the caller left first."""
     with anyio.CancelScope(shield=True):
         await record_reply(database, target, content="", status=status)
+
+
+@asynccontextmanager
+async def recorded_if_unanswered(database: Database, target: ReplyTarget) -> AsyncIterator[None]:
+    """Around an upstream call that has produced nothing yet: a failure records an empty
+    `error` reply, a caller that left an empty `interrupted` one, and both propagate."""
+    try:
+        yield
+    except GatewayError:
+        await record_unfinished(database, target, "error")
+        raise
+    except asyncio.CancelledError:
+        await record_unfinished(database, target, "interrupted")
+        raise
 
 
 class ReplyRelay:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
@@ -15,7 +14,7 @@ from thinkingthoughts.chat.context import (
     estimate_message_tokens,
     fits,
 )
-from thinkingthoughts.chat.recording import ReplyRelay, record_reply, record_unfinished
+from thinkingthoughts.chat.recording import ReplyRelay, record_reply, recorded_if_unanswered
 from thinkingthoughts.chat.turns import (
     PreparedTurn,
     StreamDelta,
@@ -28,7 +27,6 @@ from thinkingthoughts.chat.turns import (
 )
 from thinkingthoughts.errors import (
     ContextOverflowError,
-    GatewayError,
     InvalidRequestError,
     NotFoundError,
 )
@@ -124,14 +122,8 @@ class ChatService:
         """The whole reply; cancelling this (the caller went away) closes the upstream
         request and records the reply as interrupted."""
         target = turn.reply_target
-        try:
+        async with recorded_if_unanswered(self._database, target):
             completion = await self._upstream.complete(turn.upstream_payload())
-        except GatewayError:
-            await record_unfinished(self._database, target, "error")
-            raise
-        except asyncio.CancelledError:
-            await record_unfinished(self._database, target, "interrupted")
-            raise
         await record_reply(
             self._database,
             target,
@@ -157,14 +149,8 @@ class ChatService:
         down or refuses still surfaces as an error the caller can turn into a status.
         """
         target = turn.reply_target
-        try:
+        async with recorded_if_unanswered(self._database, target):
             upstream = await self._upstream.open_stream(turn.upstream_payload())
-        except GatewayError:
-            await record_unfinished(self._database, target, "error")
-            raise
-        except asyncio.CancelledError:
-            await record_unfinished(self._database, target, "interrupted")
-            raise
         relay = ReplyRelay(self._database, target, upstream)
         try:
             yield StreamStarted(

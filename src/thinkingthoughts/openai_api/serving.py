@@ -9,7 +9,6 @@ recorded there, and what goes upstream is what the client sent.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -18,10 +17,10 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from thinkingthoughts.chat.recording import ReplyRelay, record_reply, record_unfinished
+from thinkingthoughts.chat.recording import ReplyRelay, record_reply, recorded_if_unanswered
 from thinkingthoughts.chat.service import session_title
 from thinkingthoughts.chat.turns import ReplyTarget
-from thinkingthoughts.errors import GatewayError, InvalidRequestError, NotFoundError
+from thinkingthoughts.errors import InvalidRequestError, NotFoundError
 from thinkingthoughts.openai_api.protocol import (
     PERSONA_MODEL_PREFIX,
     ChatCompletionRequest,
@@ -139,14 +138,8 @@ class OpenAIChatService:
         )
 
     async def complete(self, turn: OpenAITurn) -> dict[str, Any]:
-        try:
+        async with recorded_if_unanswered(self._database, turn.target):
             completion = await self._upstream.complete(turn.payload)
-        except GatewayError:
-            await record_unfinished(self._database, turn.target, "error")
-            raise
-        except asyncio.CancelledError:
-            await record_unfinished(self._database, turn.target, "interrupted")
-            raise
         await record_reply(
             self._database,
             turn.target,
@@ -159,14 +152,8 @@ class OpenAIChatService:
 
     async def open_stream(self, turn: OpenAITurn) -> OpenAIStream:
         """Open the upstream stream; failures before its first byte raise here."""
-        try:
+        async with recorded_if_unanswered(self._database, turn.target):
             upstream = await self._upstream.open_stream(turn.payload)
-        except GatewayError:
-            await record_unfinished(self._database, turn.target, "error")
-            raise
-        except asyncio.CancelledError:
-            await record_unfinished(self._database, turn.target, "interrupted")
-            raise
         return OpenAIStream(turn, ReplyRelay(self._database, turn.target, upstream))
 
     async def list_models(self, db: AsyncSession, *, created: int) -> list[ModelCard]:
