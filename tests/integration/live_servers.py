@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import uvicorn
 from aiohttp import web
 
@@ -67,6 +68,47 @@ class ThreadedAiohttpServer:
     @property
     def root_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return self.root_url + "/v1"
+
+
+class HeaderWithholdingUpstream(ThreadedAiohttpServer):
+    """An OpenAI-compatible server that sends its response headers only with the first
+    token, as servers that load the model on demand do; it notes a client that left first."""
+
+    def __init__(self, header_delay: float, model: str = "slow-headers-model") -> None:
+        app = web.Application()
+        app.router.add_get("/v1/models", self._models)
+        app.router.add_post("/v1/chat/completions", self._chat)
+        super().__init__(app)
+        self._header_delay = header_delay
+        self.model = model
+        self.left_before_headers = 0
+
+    async def _models(self, _: web.Request) -> web.Response:
+        body = {"object": "list", "data": [{"id": self.model, "object": "model", "created": 0,
+                                           "owned_by": "x", "max_model_len": 4096}]}  # fmt: skip
+        return web.Response(body=orjson.dumps(body), content_type="application/json")
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        deadline = asyncio.get_running_loop().time() + self._header_delay
+        while asyncio.get_running_loop().time() < deadline:
+            if request.transport is None or request.transport.is_closing():
+                self.left_before_headers += 1
+                return web.Response(status=499)
+            await asyncio.sleep(0.02)
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        head = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0,
+                "model": self.model}  # fmt: skip
+        for delta, finish in (({"role": "assistant", "content": "hi"}, None), ({}, "stop")):
+            chunk = {**head, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            await response.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
 
     @property
     def base_url(self) -> str:
@@ -135,7 +177,7 @@ class LiveGateway:
 
     def client(self, key: str | None = None, **options: Any) -> httpx.Client:
         headers = {"x-api-key": key} if key else {}
-        return httpx.Client(base_url=self.base_url, headers=headers, timeout=30, **options)
+        return httpx.Client(base_url=self.base_url, headers=headers, **{"timeout": 30, **options})
 
     @property
     def data_dir(self) -> Path:

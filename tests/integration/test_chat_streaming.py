@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from tests.integration.conftest import GatewayFactory, SimulatorFactory
+from tests.integration.live_servers import HeaderWithholdingUpstream
 
 WAIT_SECONDS = 10.0
 
@@ -145,3 +146,25 @@ def test_stateless_streaming_works_without_a_session(admin: httpx.Client) -> Non
         events = list(sse_events(r))
     assert events[0][1]["session_id"] is None
     assert events[-1][0] == "done"
+
+
+def test_a_native_stream_keeps_alive_and_notices_a_client_leaving_before_the_upstream_answers(
+    gateway_factory: GatewayFactory,
+) -> None:
+    upstream = HeaderWithholdingUpstream(header_delay=4.0)
+    upstream.start()
+    try:
+        live = gateway_factory(
+            upstream=upstream, llm_model=upstream.model, llm_max_model_len=4096,
+            sse_keepalive_seconds=0.3,
+        )  # fmt: skip
+        with live.client(live.admin_key, timeout=httpx.Timeout(30, read=2.0)) as client:
+            with client.stream(
+                "POST", "/api/chat", json={"message": "hi", "stream": True}
+            ) as response:
+                assert response.status_code == 200
+                first_line = next(response.iter_lines())
+            assert first_line.startswith(":")  # a keep-alive comment, before any token
+        wait_until(lambda: upstream.left_before_headers >= 1, timeout=3.0)
+    finally:
+        upstream.stop()

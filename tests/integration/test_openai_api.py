@@ -17,16 +17,24 @@ from openai.types.chat import (
 )
 
 from tests.integration.conftest import GatewayFactory, SimulatorFactory
-from tests.integration.live_servers import LiveGateway, ThreadedSimulator, create_key_for
+from tests.integration.live_servers import (
+    HeaderWithholdingUpstream,
+    LiveGateway,
+    ThreadedSimulator,
+    create_key_for,
+)
 from tests.integration.test_chat_api import level_sentence
 from thinkingthoughts.security.api_keys import Scope
 
 HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hello there"}]
 
 
-def sdk(gateway: LiveGateway, key: str | None = None) -> OpenAI:
+def sdk(gateway: LiveGateway, key: str | None = None, **options: Any) -> OpenAI:
     return OpenAI(
-        base_url=gateway.base_url + "/v1", api_key=key or gateway.admin_key, max_retries=0
+        base_url=gateway.base_url + "/v1",
+        api_key=key or gateway.admin_key,
+        max_retries=0,
+        **options,
     )
 
 
@@ -449,3 +457,108 @@ def test_keepalive_comments_are_sent_while_the_first_token_is_awaited(
     first_data = next(i for i, line in enumerate(lines) if line.startswith("data: "))
     assert any(line.startswith(":") for line in lines[:first_data])
     assert "\r" not in response.text  # framed like OpenAI's and vLLM's streams
+
+
+SLOW_MODEL = "slow-headers-model"
+
+
+def header_withholding_gateway(
+    gateway_factory: GatewayFactory, header_delay: float
+) -> tuple[LiveGateway, HeaderWithholdingUpstream]:
+    upstream = HeaderWithholdingUpstream(header_delay, model=SLOW_MODEL)
+    upstream.start()
+    live = gateway_factory(
+        upstream=upstream,
+        llm_model=SLOW_MODEL,
+        llm_max_model_len=4096,
+        sse_keepalive_seconds=0.3,
+    )
+    return live, upstream
+
+
+def test_an_upstream_400_for_a_bad_parameter_is_a_bad_request_error(
+    gateway: LiveGateway,
+) -> None:
+    # vLLM and OpenAI both answer 400 here; the SDK must raise BadRequestError, not a 5xx.
+    with sdk(gateway) as client, pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(model="persona:seline", messages=HELLO, max_tokens=0)
+
+
+def test_a_request_the_upstream_refuses_stores_nothing_in_the_session(
+    gateway: LiveGateway,
+) -> None:
+    with sdk(gateway) as client, pytest.raises(openai.APIStatusError) as caught:
+        client.chat.completions.create(
+            model="persona:seline",
+            messages=HELLO,
+            max_tokens=0,
+            extra_headers={"X-Session-Id": "new"},
+        )
+    assert "x-session-id" not in caught.value.response.headers
+    with gateway.client(gateway.admin_key) as native:
+        assert native.get("/api/sessions").json()["total"] == 0
+
+
+def test_stream_options_beyond_include_usage_pass_through(
+    gateway: LiveGateway, simulator: ThreadedSimulator
+) -> None:
+    with sdk(gateway) as client:
+        list(
+            client.chat.completions.create(
+                model="persona:seline",
+                messages=HELLO,
+                stream=True,
+                stream_options={"include_usage": True},
+                extra_body={
+                    "stream_options": {"include_usage": True, "continuous_usage_stats": True}
+                },
+            )
+        )
+    sent = simulator.recorded_requests()[-1]["stream_options"]
+    assert sent.get("continuous_usage_stats") is True
+
+
+def test_keepalive_comments_flow_while_the_upstream_withholds_its_headers(
+    gateway_factory: GatewayFactory,
+) -> None:
+    live, _ = header_withholding_gateway(gateway_factory, header_delay=1.5)
+    with httpx.Client(base_url=live.base_url, timeout=30) as http:
+        response = http.post(
+            "/v1/chat/completions",
+            headers={"Authorization": f"Bearer {live.admin_key}"},
+            json={"model": SLOW_MODEL, "messages": HELLO, "stream": True},
+        )
+    lines = response.text.splitlines()
+    first_data = next(i for i, line in enumerate(lines) if line.startswith("data: "))
+    assert any(line.startswith(":") for line in lines[:first_data])
+
+
+def test_a_client_leaving_before_the_upstream_answers_closes_the_upstream_request(
+    gateway_factory: GatewayFactory,
+) -> None:
+    live, upstream = header_withholding_gateway(gateway_factory, header_delay=4.0)
+    with sdk(live, timeout=0.5) as client, pytest.raises(openai.APITimeoutError):
+        client.chat.completions.create(model=SLOW_MODEL, messages=HELLO, stream=True)
+    deadline = time.monotonic() + 2.5
+    while upstream.left_before_headers < 1:
+        assert time.monotonic() < deadline, "the upstream request outlived its client"
+        time.sleep(0.05)
+
+
+def test_an_oversize_body_on_v1_has_openais_error_shape(gateway: LiveGateway) -> None:
+    with sdk(gateway) as client, pytest.raises(openai.APIStatusError) as caught:
+        client.chat.completions.create(
+            model="persona:seline",
+            messages=[{"role": "user", "content": [{"type": "text", "text": "x" * 2_000_000}]}],
+        )
+    assert caught.value.status_code == 413
+    assert set(caught.value.response.json()["error"]) == {"message", "type", "param", "code"}
+
+
+def test_a_long_user_field_is_passed_through_when_it_keys_no_session(
+    gateway: LiveGateway, simulator: ThreadedSimulator
+) -> None:
+    user = "u" * 200  # vLLM and OpenAI take it; only the gateway's session column is short
+    with sdk(gateway) as client:
+        client.chat.completions.create(model="persona:seline", messages=HELLO, user=user)
+    assert simulator.recorded_requests()[-1]["user"] == user

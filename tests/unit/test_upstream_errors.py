@@ -4,6 +4,7 @@ import pytest
 
 from thinkingthoughts.errors import (
     ContextOverflowError,
+    InvalidRequestError,
     RateLimitedError,
     UpstreamError,
     UpstreamUnavailableError,
@@ -52,7 +53,6 @@ def test_upstream_429_keeps_its_retry_after() -> None:
         (403, 502, "upstream_auth_failed"),
         (404, 502, "upstream_not_found"),
         (500, 502, "upstream_error"),
-        (400, 502, "upstream_error"),
         (503, 503, "upstream_unavailable"),
     ],
 )
@@ -86,3 +86,12 @@ def test_upstream_message_is_read_from_known_shapes(body: object, message: str) 
 )
 def test_retry_after_parsing(value: str | None, seconds: float) -> None:
     assert parse_retry_after(value) == seconds
+
+
+@pytest.mark.parametrize("status", [400, 422])
+def test_a_refused_parameter_is_the_clients_invalid_request(status: int) -> None:
+    body = {"object": "error", "message": "temperature must be >= 0", "code": status}
+    error = error_for_upstream_status(status, body, {})
+    assert isinstance(error, InvalidRequestError)
+    assert error.code == "upstream_bad_request"
+    assert "temperature must be >= 0" in error.message

@@ -6,7 +6,7 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from thinkingthoughts.api.errors import error_body
+from thinkingthoughts.api.errors import OPENAI_PATH_PREFIX, error_body
 
 
 class BodyTooLargeError(HTTPException):
@@ -56,7 +56,10 @@ class BodySizeLimitMiddleware:
     async def _refuse(self, scope: Scope, send: Send) -> None:
         body = orjson.dumps(
             error_body(
-                "invalid_request_error", too_large_message(self.max_bytes), "payload_too_large"
+                "invalid_request_error",
+                too_large_message(self.max_bytes),
+                "payload_too_large",
+                openai=str(scope.get("path", "")).startswith(OPENAI_PATH_PREFIX),
             )
         )
         await send(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Any
@@ -15,6 +16,7 @@ from thinkingthoughts.api.deps import ChatPrincipal, Resources
 from thinkingthoughts.api.disconnect import CLIENT_CLOSED_REQUEST, unless_client_leaves
 from thinkingthoughts.api.errors import gateway_error_body
 from thinkingthoughts.api.limits import enforce_message_limits
+from thinkingthoughts.api.streaming import ClientGoneError, settled_within_grace
 from thinkingthoughts.chat.turns import (
     StreamDelta,
     StreamEvent,
@@ -50,9 +52,14 @@ async def chat(
             usage=UsageOut(**result.usage.as_dict()) if result.usage else None,
         )
     events = resources.chat.stream(turn)
-    first = await anext(events)
+    starting = asyncio.ensure_future(anext(events))
+    try:
+        if await settled_within_grace(http, starting):
+            starting.result()  # an upstream that refused at once is a proper status
+    except ClientGoneError:
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
     return EventSourceResponse(
-        sse_events(first, events),
+        sse_events(starting, events),
         ping=resources.settings.sse_keepalive_seconds,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -79,11 +86,12 @@ def turn_request(body: ChatRequest, principal: Principal, settings: Settings) ->
 
 
 async def sse_events(
-    first: StreamEvent, events: AsyncGenerator[StreamEvent, None]
+    starting: asyncio.Future[StreamEvent], events: AsyncGenerator[StreamEvent, None]
 ) -> AsyncIterator[dict[str, str]]:
+    """The named events of a native stream; the first may still be on its way."""
     async with aclosing(events):
-        yield sse_event(first)
         try:
+            yield sse_event(await starting)
             async for event in events:
                 yield sse_event(event)
         except GatewayError as exc:

@@ -21,7 +21,7 @@ async def unless_client_leaves(request: Request, work: Coroutine[Any, Any, T]) -
     upstream would generate a whole reply for nobody.
     """
     task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_client_gone(request))
+    watcher = asyncio.ensure_future(client_gone(request))
     try:
         await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
     except asyncio.CancelledError:
@@ -36,6 +36,6 @@ async def unless_client_leaves(request: Request, work: Coroutine[Any, Any, T]) -
     return task.result()
 
 
-async def _client_gone(request: Request) -> None:
+async def client_gone(request: Request) -> None:
     while (await request.receive())["type"] != "http.disconnect":
         pass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -16,6 +18,7 @@ from thinkingthoughts.api.disconnect import CLIENT_CLOSED_REQUEST, unless_client
 from thinkingthoughts.api.errors import gateway_error_body
 from thinkingthoughts.api.limits import enforce_message_limits
 from thinkingthoughts.api.responses import FastJSONResponse
+from thinkingthoughts.api.streaming import ClientGoneError, settled_within_grace
 from thinkingthoughts.errors import GatewayError
 from thinkingthoughts.openai_api.protocol import ChatCompletionRequest, ModelList
 from thinkingthoughts.openai_api.serving import OpenAIStream
@@ -23,6 +26,7 @@ from thinkingthoughts.openai_api.serving import OpenAIStream
 router = APIRouter(prefix="/v1", tags=["openai"])
 
 SESSION_HEADER = "X-Session-Id"
+CLIENT_REF_LENGTH = 128
 DONE = "[DONE]"
 
 
@@ -45,22 +49,66 @@ async def chat_completions(
         body,
         owner=principal.owner,
         session_ref=x_session_id or None,
-        client_ref=body.user if from_user and body.user else None,
+        client_ref=client_ref_from(body.user) if from_user else None,
     )
-    headers = {SESSION_HEADER: turn.session_id} if turn.session_id else {}
     if not body.stream:
         completion = await unless_client_leaves(http, resources.openai.complete(turn))
         if completion is None:
             return Response(status_code=CLIENT_CLOSED_REQUEST)
-        return FastJSONResponse(completion, headers=headers)
-    stream = await resources.openai.open_stream(turn)
+        return FastJSONResponse(completion.body, headers=session_header(completion.session_id))
+    opening = asyncio.ensure_future(resources.openai.open_stream(turn))
+    try:
+        opened = await settled_within_grace(http, opening)
+    except ClientGoneError:
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
+    events = openai_sse(opening.result()) if opened else openai_sse_once_open(opening)
     return EventSourceResponse(
-        openai_sse(stream),
+        events,
         ping=resources.settings.sse_keepalive_seconds,
         sep="\n",
-        headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        background=BackgroundTask(stream.finish),
+        headers={
+            **session_header(turn.announced_session_id),
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        },
+        background=BackgroundTask(finish_opened, opening),
     )
+
+
+def session_header(session_id: str | None) -> dict[str, str]:
+    return {SESSION_HEADER: session_id} if session_id else {}
+
+
+def client_ref_from(user: str | None) -> str | None:
+    """The session key a `user` value names; long values are hashed to fit the column."""
+    if not user:
+        return None
+    if len(user) <= CLIENT_REF_LENGTH:
+        return user
+    return "sha256:" + hashlib.sha256(user.encode()).hexdigest()
+
+
+async def openai_sse_once_open(
+    opening: asyncio.Task[OpenAIStream],
+) -> AsyncIterator[dict[str, str]]:
+    try:
+        stream = await opening
+    except GatewayError as exc:
+        yield {"data": _json(gateway_error_body(exc, openai=True))}
+        return
+    async for event in openai_sse(stream):
+        yield event
+
+
+async def finish_opened(opening: asyncio.Task[OpenAIStream]) -> None:
+    """After the response, whatever happened: stop an upstream still opening, and make
+    sure an opened one is closed and recorded."""
+    if not opening.done():
+        opening.cancel()
+        await asyncio.gather(opening, return_exceptions=True)
+        return
+    if not opening.cancelled() and opening.exception() is None:
+        await opening.result().finish()
 
 
 async def openai_sse(stream: OpenAIStream) -> AsyncIterator[dict[str, str]]:

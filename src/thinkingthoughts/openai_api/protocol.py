@@ -61,7 +61,7 @@ class ChatCompletionRequest(BaseModel):
     n: int | None = Field(default=None, ge=1)
     stream_options: dict[str, Any] | None = None
     traits: dict[str, object] | None = None
-    user: str | None = Field(default=None, max_length=128)
+    user: str | None = None
 
     @model_validator(mode="after")
     def _one_choice(self) -> Self:
@@ -82,7 +82,7 @@ class ChatCompletionRequest(BaseModel):
     def passthrough_fields(self) -> dict[str, Any]:
         """Everything to forward as sent (messages and model are rebuilt by the gateway)."""
         body = self.model_dump(exclude_unset=True, exclude_none=False)
-        for name in (*GATEWAY_ONLY_FIELDS, "model", "messages", "stream", "stream_options"):
+        for name in (*GATEWAY_ONLY_FIELDS, "model", "messages", "stream"):
             body.pop(name, None)
         return body
 

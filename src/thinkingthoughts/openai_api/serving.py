@@ -9,15 +9,17 @@ recorded there, and what goes upstream is what the client sent.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from thinkingthoughts.chat.recording import ReplyRelay, record_reply, recorded_if_unanswered
+from thinkingthoughts.chat.recording import ReplyRelay, record_reply, record_unfinished
 from thinkingthoughts.chat.service import session_title
 from thinkingthoughts.chat.turns import ReplyTarget
 from thinkingthoughts.errors import InvalidRequestError, NotFoundError
@@ -41,23 +43,44 @@ OWNED_BY = "thinkingthoughts"
 
 
 @dataclass(frozen=True, slots=True)
+class SessionPlan:
+    """Where a turn will be recorded, checked before the upstream call, written after it
+    accepted the request: a refused request stores nothing."""
+
+    owner: str
+    session_id: str | None
+    """An existing session of the owner's; None makes one (or finds it by client_ref)."""
+    new_session_id: str
+    """The id a session made for this turn gets, known before it exists."""
+    client_ref: str | None
+    persona_id: str | None
+    traits: dict[str, int]
+    user_texts: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class OpenAITurn:
     payload: dict[str, Any]
     reported_model: str
+    upstream_model: str
     include_usage: bool
-    target: ReplyTarget
+    plan: SessionPlan | None
 
     @property
-    def session_id(self) -> str | None:
-        return self.target.session_id
+    def announced_session_id(self) -> str | None:
+        """The session id that can be told to the client before anything is written."""
+        if self.plan is None or self.plan.client_ref is not None:
+            return self.plan.session_id if self.plan else None
+        return self.plan.session_id or self.plan.new_session_id
 
 
 class OpenAIStream:
     """Upstream chunks as OpenAI clients expect them, with the requested model's name."""
 
-    def __init__(self, turn: OpenAITurn, relay: ReplyRelay) -> None:
+    def __init__(self, turn: OpenAITurn, target: ReplyTarget, relay: ReplyRelay) -> None:
         self._turn = turn
         self._relay = relay
+        self.session_id = target.session_id
 
     async def chunks(self) -> AsyncIterator[dict[str, Any]]:
         async for chunk in self._relay.chunks():
@@ -69,6 +92,12 @@ class OpenAIStream:
 
     async def finish(self) -> None:
         await self._relay.finish()
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAICompletion:
+    body: dict[str, Any]
+    session_id: str | None
 
 
 class OpenAIChatService:
@@ -93,15 +122,15 @@ class OpenAIChatService:
         session_ref: str | None,
         client_ref: str | None = None,
     ) -> OpenAITurn:
-        """Check the model and session, record the user's turn, build the upstream call.
+        """Check the model and the session and build the upstream call; writes nothing.
 
-        `session_ref` is the `X-Session-Id` header; without it, `client_ref` (the `user`
-        field, when the operator enables that) names a session of the key's own, made on
-        first use.
+        `session_ref` is the `X-Session-Id` header (`new` starts a session); without it,
+        `client_ref` (the `user` field, when the operator enables that) names a session
+        of the owner's, made on first use.
         """
         resolved = await self._models.resolve()
         messages = request.upstream_messages()
-        async with self._database.session() as db, db.begin():
+        async with self._database.session() as db:
             persona: PersonaRecord | None = None
             traits: dict[str, int] = {}
             if request.persona_slug is not None:
@@ -116,45 +145,56 @@ class OpenAIChatService:
                         "'traits' apply to persona models (persona:<slug>)", code="invalid_traits"
                     )
                 upstream_model = await self._served_model(request.model, resolved.name)
-            session_id = None
+            plan = None
             if session_ref is not None or client_ref is not None:
-                session = await self._session(
-                    db, session_ref, client_ref, owner, persona, request, traits
+                existing = await self._existing_session(db, owner, session_ref, client_ref)
+                plan = SessionPlan(
+                    owner=owner,
+                    session_id=existing,
+                    new_session_id=str(uuid.uuid4()),
+                    client_ref=client_ref if session_ref is None else None,
+                    persona_id=persona.id if persona else None,
+                    traits={k: traits[k] for k in request.traits or {} if k in traits},
+                    user_texts=tuple(new_user_texts(request.messages)),
                 )
-                for text in new_user_texts(request.messages):
-                    await message_store.append_message(
-                        db, session_id=session.id, role="user", content=text
-                    )
-                session_id = session.id
         return OpenAITurn(
             payload={**request.passthrough_fields(), "model": upstream_model, "messages": messages},
             reported_model=request.model,
+            upstream_model=upstream_model,
             include_usage=request.include_usage,
-            target=ReplyTarget(
-                session_id=session_id,
-                message_id=str(uuid.uuid4()) if session_id else None,
-                model=upstream_model,
-            ),
+            plan=plan,
         )
 
-    async def complete(self, turn: OpenAITurn) -> dict[str, Any]:
-        async with recorded_if_unanswered(self._database, turn.target):
+    async def complete(self, turn: OpenAITurn) -> OpenAICompletion:
+        try:
             completion = await self._upstream.complete(turn.payload)
+        except asyncio.CancelledError:
+            # The caller left while the upstream worked on an accepted request.
+            with anyio.CancelScope(shield=True):
+                target = await self._record_user_turn(turn)
+                await record_unfinished(self._database, target, "interrupted")
+            raise
+        target = await self._record_user_turn(turn)
         await record_reply(
             self._database,
-            turn.target,
+            target,
             content=completion.content,
             status="complete",
             usage=completion.usage,
             finish_reason=completion.finish_reason,
         )
-        return {**completion.raw, "model": turn.reported_model}
+        body = {**completion.raw, "model": turn.reported_model}
+        return OpenAICompletion(body=body, session_id=target.session_id)
 
     async def open_stream(self, turn: OpenAITurn) -> OpenAIStream:
         """Open the upstream stream; failures before its first byte raise here."""
-        async with recorded_if_unanswered(self._database, turn.target):
-            upstream = await self._upstream.open_stream(turn.payload)
-        return OpenAIStream(turn, ReplyRelay(self._database, turn.target, upstream))
+        upstream = await self._upstream.open_stream(turn.payload)
+        try:
+            target = await self._record_user_turn(turn)
+        except BaseException:
+            upstream.close()
+            raise
+        return OpenAIStream(turn, target, ReplyRelay(self._database, target, upstream))
 
     async def list_models(self, db: AsyncSession, *, created: int) -> list[ModelCard]:
         """The upstream's models, then one model per persona."""
@@ -179,59 +219,67 @@ class OpenAIChatService:
             return model
         raise model_not_found(model)
 
-    async def _session(
-        self,
-        db: AsyncSession,
-        session_ref: str | None,
-        client_ref: str | None,
-        owner: str,
-        persona: PersonaRecord | None,
-        request: ChatCompletionRequest,
-        traits: dict[str, int],
-    ) -> ChatSession:
-        texts = new_user_texts(request.messages)
-
-        async def create(ref: str | None = None) -> ChatSession:
-            return await session_store.create_session(
-                db,
-                owner=owner,
-                persona_id=persona.id if persona else None,
-                traits={k: traits[k] for k in request.traits or {} if k in traits},
-                title=session_title(texts[0]) if texts else None,
-                client_ref=ref,
-            )
-
+    async def _existing_session(
+        self, db: AsyncSession, owner: str, session_ref: str | None, client_ref: str | None
+    ) -> str | None:
         if session_ref == NEW_SESSION:
-            return await create()
+            return None
         if session_ref is not None:
             session = await session_store.get_session(db, session_id=session_ref, owner=owner)
             if session is None:
                 raise NotFoundError(f"no session '{session_ref}'", code="session_not_found")
-        else:
-            assert client_ref is not None
-            session = await self._session_for_client_ref(db, owner, client_ref, create)
-        if persona is not None:
-            session.persona_id = persona.id
-        return session
-
-    async def _session_for_client_ref(
-        self,
-        db: AsyncSession,
-        owner: str,
-        client_ref: str,
-        create: Callable[[str], Awaitable[ChatSession]],
-    ) -> ChatSession:
+            return session.id
+        assert client_ref is not None
         found = await session_store.get_session_by_client_ref(
             db, owner=owner, client_ref=client_ref
         )
-        if found is not None:
-            return found
+        return found.id if found else None
+
+    async def _record_user_turn(self, turn: OpenAITurn) -> ReplyTarget:
+        """Write the session (when new) and the user's new messages; where the reply goes."""
+        plan = turn.plan
+        if plan is None:
+            return ReplyTarget(session_id=None, message_id=None, model=turn.upstream_model)
+        async with self._database.session() as db, db.begin():
+            session = await self._planned_session(db, plan)
+            if plan.persona_id is not None:
+                session.persona_id = plan.persona_id
+            for text in plan.user_texts:
+                await message_store.append_message(
+                    db, session_id=session.id, role="user", content=text
+                )
+        return ReplyTarget(
+            session_id=session.id, message_id=str(uuid.uuid4()), model=turn.upstream_model
+        )
+
+    async def _planned_session(self, db: AsyncSession, plan: SessionPlan) -> ChatSession:
+        if plan.session_id is not None:
+            session = await session_store.get_session(
+                db, session_id=plan.session_id, owner=plan.owner
+            )
+            if session is None:  # deleted while the upstream was answering
+                raise NotFoundError(f"no session '{plan.session_id}'", code="session_not_found")
+            return session
+        if plan.client_ref is not None:
+            found = await session_store.get_session_by_client_ref(
+                db, owner=plan.owner, client_ref=plan.client_ref
+            )
+            if found is not None:
+                return found
         try:
             async with db.begin_nested():
-                return await create(client_ref)
+                return await session_store.create_session(
+                    db,
+                    owner=plan.owner,
+                    persona_id=plan.persona_id,
+                    traits=plan.traits,
+                    title=session_title(plan.user_texts[0]) if plan.user_texts else None,
+                    client_ref=plan.client_ref,
+                    session_id=plan.new_session_id,
+                )
         except IntegrityError:  # a concurrent first request made it meanwhile
             found = await session_store.get_session_by_client_ref(
-                db, owner=owner, client_ref=client_ref
+                db, owner=plan.owner, client_ref=plan.client_ref or ""
             )
             if found is None:
                 raise

@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thinkingthoughts.storage.clock import utcnow
-from thinkingthoughts.storage.models import ChatSession
+from thinkingthoughts.storage.models import ChatSession, new_id
 
 
 async def create_session(
@@ -19,9 +19,11 @@ async def create_session(
     traits: Mapping[str, int],
     title: str | None = None,
     client_ref: str | None = None,
+    session_id: str | None = None,
 ) -> ChatSession:
     now = utcnow()
     session = ChatSession(
+        id=session_id or new_id(),
         owner=owner,
         persona_id=persona_id,
         traits=dict(traits),

@@ -95,7 +95,12 @@ class UpstreamClient:
         Failures before the first byte (refused, 4xx, 5xx) raise here, so that the
         caller can still answer with a proper HTTP status.
         """
-        body = {**payload, "stream": True, "stream_options": {"include_usage": True}}
+        client_options = payload.get("stream_options") or {}
+        body = {
+            **payload,
+            "stream": True,
+            "stream_options": {**client_options, "include_usage": True},
+        }
         try:
             async with asyncio.timeout(self._timeouts.first_token):
                 response = await self._send("POST", "/chat/completions", body, deadline=None)

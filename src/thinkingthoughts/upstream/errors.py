@@ -8,6 +8,7 @@ from typing import Any
 from thinkingthoughts.errors import (
     ContextOverflowError,
     GatewayError,
+    InvalidRequestError,
     RateLimitedError,
     UpstreamError,
     UpstreamUnavailableError,
@@ -35,6 +36,10 @@ def error_for_upstream_status(status: int, body: Any, headers: Mapping[str, str]
     detail = upstream_error_message(body)
     if status == 400 and any(marker in detail.lower() for marker in _CONTEXT_MARKERS):
         return ContextOverflowError(f"the conversation does not fit the model's context: {detail}")
+    if status in (400, 422):
+        return InvalidRequestError(
+            f"the inference server refused the request: {detail}", code="upstream_bad_request"
+        )
     if status == 429:
         return RateLimitedError(
             f"the inference server is busy: {detail}",
