@@ -562,3 +562,27 @@ def test_a_long_user_field_is_passed_through_when_it_keys_no_session(
     with sdk(gateway) as client:
         client.chat.completions.create(model="persona:seline", messages=HELLO, user=user)
     assert simulator.recorded_requests()[-1]["user"] == user
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_tool_call_reply_is_recorded_with_its_call(gateway: LiveGateway, stream: bool) -> None:
+    with sdk(gateway) as client:
+        raw = client.chat.completions.with_raw_response.create(
+            model="persona:concierge",
+            messages=HELLO,
+            tools=[WEATHER_TOOL],
+            stream=stream,
+            extra_headers={"X-Session-Id": "new"},
+        )
+        if stream:
+            list(raw.parse())
+    session_id = raw.headers["x-session-id"]
+    with gateway.client(gateway.admin_key) as native:
+        reply = native.get(f"/api/sessions/{session_id}").json()["messages"][-1]
+        markdown = native.get(f"/api/sessions/{session_id}/export").text
+    assert reply["finish_reason"] == "tool_calls"
+    [call] = reply["tool_calls"]
+    assert call["function"]["name"] == "get_weather"
+    assert call["function"]["arguments"] == '{"echo":"hello there"}'
+    assert call["id"].startswith("call_")
+    assert '_calls `get_weather({"echo":"hello there"})`_' in markdown

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Query, Response, status
@@ -56,6 +56,7 @@ class MessageOut(BaseModel):
     finish_reason: str | None
     prompt_tokens: int | None
     completion_tokens: int | None
+    tool_calls: list[dict[str, Any]] | None
     created_at: datetime
 
 
@@ -139,7 +140,8 @@ async def export_session(
         persona_slug=persona.slug if persona else None,
         created_at=row.created_at,
         messages=[
-            TranscriptMessage(m.seq, m.role, m.content, m.status, m.created_at) for m in messages
+            TranscriptMessage(m.seq, m.role, m.content, m.status, m.created_at, m.tool_calls or ())
+            for m in messages
         ],
     )
     filename = f"conversation-{row.id}.{format}"
@@ -187,5 +189,6 @@ def _message_out(row: Message) -> MessageOut:
         finish_reason=row.finish_reason,
         prompt_tokens=row.prompt_tokens,
         completion_tokens=row.completion_tokens,
+        tool_calls=row.tool_calls,
         created_at=row.created_at,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 
@@ -13,7 +14,7 @@ from thinkingthoughts.errors import GatewayError
 from thinkingthoughts.storage import message_store
 from thinkingthoughts.storage.database import Database
 from thinkingthoughts.upstream.client import UpstreamStream
-from thinkingthoughts.upstream.protocol import StreamChunk, Usage
+from thinkingthoughts.upstream.protocol import StreamChunk, Usage, merge_tool_call_deltas
 
 
 async def record_reply(
@@ -24,6 +25,7 @@ async def record_reply(
     status: MessageStatus,
     usage: Usage | None = None,
     finish_reason: str | None = None,
+    tool_calls: list[dict[str, Any]] | None = None,
 ) -> None:
     if target.session_id is None:
         return
@@ -39,6 +41,7 @@ async def record_reply(
             model=target.model,
             finish_reason=finish_reason,
             message_id=target.message_id,
+            tool_calls=tool_calls,
         )
 
 
@@ -76,6 +79,7 @@ class ReplyRelay:
         self._finished = False
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
+        self.tool_calls: list[dict[str, Any]] = []
 
     async def chunks(self) -> AsyncIterator[StreamChunk]:
         try:
@@ -84,6 +88,10 @@ class ReplyRelay:
                 self.finish_reason = chunk.finish_reason or self.finish_reason
                 if chunk.content:
                     self._relayed.append(chunk.content)
+                if chunk.tool_call_deltas:
+                    self.tool_calls = merge_tool_call_deltas(
+                        self.tool_calls, chunk.tool_call_deltas
+                    )
                 yield chunk
             self._status = "complete"
         except GatewayError:
@@ -104,4 +112,5 @@ class ReplyRelay:
                 status=self._status,
                 usage=self.usage,
                 finish_reason=self.finish_reason,
+                tool_calls=self.tool_calls,
             )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +17,7 @@ class TranscriptMessage:
     content: str
     status: str
     created_at: datetime
+    tool_calls: Sequence[Mapping[str, Any]] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +43,12 @@ def transcript_markdown(transcript: Transcript) -> str:
     for message in transcript.messages:
         heading = speaker if message.role == "assistant" else ROLE_HEADINGS.get(message.role, "?")
         marker = "" if message.status == "complete" else f" _({message.status})_"
-        lines += [f"**{heading}**{marker}", "", message.content or "", ""]
+        lines += [f"**{heading}**{marker}", ""]
+        if message.content:
+            lines += [message.content, ""]
+        lines += [f"_calls `{call_signature(call)}`_" for call in message.tool_calls]
+        if message.tool_calls:
+            lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -59,7 +65,13 @@ def transcript_document(transcript: Transcript) -> dict[str, Any]:
                 "content": m.content,
                 "status": m.status,
                 "created_at": m.created_at.isoformat(),
+                **({"tool_calls": list(m.tool_calls)} if m.tool_calls else {}),
             }
             for m in transcript.messages
         ],
     }
+
+
+def call_signature(call: Mapping[str, Any]) -> str:
+    function = call.get("function") or {}
+    return f"{function.get('name', '?')}({function.get('arguments', '')})"

@@ -35,6 +35,7 @@ from thinkingthoughts.storage.database import Database
 from thinkingthoughts.storage.models import ChatSession
 from thinkingthoughts.upstream.client import UpstreamClient
 from thinkingthoughts.upstream.models import ModelResolver
+from thinkingthoughts.upstream.protocol import completion_tool_calls
 
 NEW_SESSION = "new"
 """The `X-Session-Id` value that starts a session; its id comes back in the same header."""
@@ -182,6 +183,7 @@ class OpenAIChatService:
             status="complete",
             usage=completion.usage,
             finish_reason=completion.finish_reason,
+            tool_calls=completion_tool_calls(completion.raw),
         )
         body = {**completion.raw, "model": turn.reported_model}
         return OpenAICompletion(body=body, session_id=target.session_id)

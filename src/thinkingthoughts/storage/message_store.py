@@ -6,6 +6,7 @@ Functions flush and never commit: the caller owns the transaction.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +31,7 @@ async def append_message(
     finish_reason: str | None = None,
     message_id: str | None = None,
     created_at: datetime | None = None,
+    tool_calls: list[dict[str, Any]] | None = None,
 ) -> Message:
     """Store a message at the end of its session, under the session's next `seq`.
 
@@ -71,6 +73,7 @@ async def append_message(
         completion_tokens=completion_tokens,
         model=model,
         finish_reason=finish_reason,
+        tool_calls=tool_calls or None,
         created_at=created_at or now,
         completed_at=now,
     )

@@ -141,6 +141,8 @@ class Message(Base):
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
     model: Mapped[str | None] = mapped_column(String(200))
     finish_reason: Mapped[str | None] = mapped_column(String(32))
+    tool_calls: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    """The tool calls an assistant message made, in OpenAI's shape."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

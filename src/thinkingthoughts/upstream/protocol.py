@@ -42,6 +42,7 @@ class StreamChunk:
     finish_reason: str | None
     usage: Usage | None
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
+    tool_call_deltas: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,12 +78,46 @@ def chunk_from(payload: dict[str, Any]) -> StreamChunk:
     choice = _first_choice(payload)
     delta = choice.get("delta") or {}
     content = delta.get("content") if isinstance(delta, dict) else None
+    deltas = delta.get("tool_calls") if isinstance(delta, dict) else None
     return StreamChunk(
         content=content if isinstance(content, str) else "",
         finish_reason=choice.get("finish_reason"),
         usage=usage_from(payload.get("usage")),
         raw=payload,
+        tool_call_deltas=tuple(d for d in deltas or () if isinstance(d, dict)),
     )
+
+
+def merge_tool_call_deltas(
+    calls: list[dict[str, Any]], deltas: tuple[dict[str, Any], ...]
+) -> list[dict[str, Any]]:
+    """Fold streamed tool-call fragments into whole calls, as OpenAI clients do: by
+    `index`, the first fragment bringing id, type and name, later ones more arguments."""
+    merged = [dict(call, function=dict(call.get("function") or {})) for call in calls]
+    for delta in deltas:
+        index = delta.get("index", len(merged))
+        if not isinstance(index, int) or index < 0:
+            continue
+        while len(merged) <= index:
+            merged.append({"function": {"name": "", "arguments": ""}})
+        call = merged[index]
+        for key in ("id", "type"):
+            if isinstance(delta.get(key), str):
+                call[key] = delta[key]
+        function = delta.get("function")
+        if isinstance(function, dict):
+            if isinstance(function.get("name"), str):
+                call["function"]["name"] = function["name"]
+            if isinstance(function.get("arguments"), str):
+                earlier = call["function"].get("arguments") or ""
+                call["function"]["arguments"] = earlier + function["arguments"]
+    return merged
+
+
+def completion_tool_calls(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    message = _first_choice(payload).get("message")
+    calls = message.get("tool_calls") if isinstance(message, dict) else None
+    return [call for call in calls or () if isinstance(call, dict)]
 
 
 def models_from(payload: Any) -> list[ModelInfo]:
