@@ -9,7 +9,7 @@ from importlib.metadata import version
 
 from fastapi import FastAPI
 
-from thinkingthoughts.api import chat, health, openai, personas, sessions, traits
+from thinkingthoughts.api import chat, health, keys, openai, personas, sessions, traits
 from thinkingthoughts.api.body_limit import BodySizeLimitMiddleware
 from thinkingthoughts.api.errors import install_error_handlers
 from thinkingthoughts.chat.service import ChatService
@@ -58,7 +58,7 @@ def create_app(
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
-    for module in (health, chat, personas, traits, sessions, openai):
+    for module in (health, chat, personas, traits, sessions, keys, openai):
         app.include_router(module.router)
     return app
 

@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
 
 import typer
 from pydantic import ValidationError
 
+from thinkingthoughts.errors import GatewayError
+from thinkingthoughts.launcher import run_stack, serve_gateway
+from thinkingthoughts.operations import (
+    create_api_key,
+    describe_key,
+    import_legacy_personas,
+    with_database,
+)
 from thinkingthoughts.security.api_keys import Scope
+from thinkingthoughts.security.key_management import list_keys, revoke_key, rotate_key
 from thinkingthoughts.settings import Settings, describe_settings_error
+from thinkingthoughts.simulator.config import SimulatorConfig
+from thinkingthoughts.simulator.server import run_simulator
+from thinkingthoughts.storage.database import Database
+from thinkingthoughts.storage.migrate import upgrade_database
+
+T = TypeVar("T")
 
 app = typer.Typer(
     help="ThinkingThoughts: persona chat gateway for OpenAI-compatible inference servers.",
@@ -25,6 +41,7 @@ app.add_typer(db_app, name="db")
 
 HostOption = Annotated[str | None, typer.Option(help="Interface to listen on.")]
 PortOption = Annotated[int | None, typer.Option(help="Port to listen on.")]
+KeyRef = Annotated[str, typer.Argument(help="The key's id or visible prefix.")]
 
 
 def load_settings() -> Settings:
@@ -39,8 +56,6 @@ def load_settings() -> Settings:
 @app.command()
 def serve(host: HostOption = None, port: PortOption = None) -> None:
     """Run the gateway against LLM_BASE_URL."""
-    from thinkingthoughts.launcher import serve_gateway
-
     settings = load_settings()
     if settings.llm_base_url is None:
         typer.echo(
@@ -55,8 +70,6 @@ def serve(host: HostOption = None, port: PortOption = None) -> None:
 @app.command()
 def up(host: HostOption = None, port: PortOption = None) -> None:
     """Run the gateway, with the bundled simulator when no LLM_BASE_URL is set."""
-    from thinkingthoughts.launcher import run_stack
-
     settings = load_settings()
     code = run_stack(settings, host=host or settings.host, port=port or settings.port)
     raise typer.Exit(code=code)
@@ -77,8 +90,6 @@ def simulate(
     seed: Annotated[int, typer.Option(help="Seed for injected failures.")] = 0,
 ) -> None:
     """Run the bundled OpenAI-compatible inference simulator (replies are simulated)."""
-    from thinkingthoughts.simulator.config import SimulatorConfig
-    from thinkingthoughts.simulator.server import run_simulator
 
     try:
         config = SimulatorConfig(
@@ -102,13 +113,57 @@ def simulate(
 def keys_create(
     name: Annotated[str, typer.Option(help="A name for humans.")],
     scope: Annotated[Scope, typer.Option(help="What the key may do.")] = Scope.CHAT,
+    owner: Annotated[
+        str | None, typer.Option(help="Who owns its sessions (default: the key itself).")
+    ] = None,
+    expires_in_days: Annotated[
+        int | None, typer.Option(min=1, help="Refuse the key after this many days.")
+    ] = None,
 ) -> None:
     """Create a key and print its secret alone on stdout (it is never shown again)."""
-    from thinkingthoughts.operations import create_api_key
-
     settings = load_settings()
-    secret = asyncio.run(create_api_key(settings, name=name, scope=scope))
+    secret = asyncio.run(
+        create_api_key(
+            settings, name=name, scope=scope, owner=owner, expires_in_days=expires_in_days
+        )
+    )
     typer.echo(secret)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Every key, oldest first: id, visible prefix, name, scopes, owner, state."""
+    settings = load_settings()
+    for info in asyncio.run(with_database(settings, list_keys)):
+        typer.echo(describe_key(info))
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    ref: Annotated[str, typer.Argument(help="The key's id or visible prefix.")],
+) -> None:
+    """Revoke a key: it is refused from the next request on."""
+    settings = load_settings()
+    info = run_key_operation(settings, lambda database: revoke_key(database, ref))
+    typer.echo(describe_key(info))
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    ref: Annotated[str, typer.Argument(help="The key's id or visible prefix.")],
+) -> None:
+    """Replace a key's secret (same name, scopes, owner); prints the new secret alone."""
+    settings = load_settings()
+    issued = run_key_operation(settings, lambda database: rotate_key(database, ref))
+    typer.echo(issued.secret)
+
+
+def run_key_operation(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    try:
+        return asyncio.run(with_database(settings, work))
+    except GatewayError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(code=1) from exc
 
 
 @personas_app.command("import-legacy")
@@ -118,8 +173,6 @@ def personas_import_legacy(
     ],
 ) -> None:
     """Import the original prototype's characters as personas."""
-    from thinkingthoughts.operations import import_legacy_personas
-
     settings = load_settings()
     report = asyncio.run(import_legacy_personas(settings, legacy_database_url=database_url))
     for line in report.lines():
@@ -129,8 +182,6 @@ def personas_import_legacy(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the database migrations (the gateway also does this at start)."""
-    from thinkingthoughts.storage.migrate import upgrade_database
-
     settings = load_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade_database(settings.resolved_database_url)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -10,11 +13,14 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from thinkingthoughts.personas.catalog import load_trait_catalog
 from thinkingthoughts.personas.legacy import legacy_row_to_sheet
 from thinkingthoughts.security.api_keys import Scope
-from thinkingthoughts.security.bootstrap import create_key
+from thinkingthoughts.security.key_management import KeyInfo, issue_key
 from thinkingthoughts.settings import Settings
 from thinkingthoughts.storage import persona_store
+from thinkingthoughts.storage.clock import utcnow
 from thinkingthoughts.storage.database import Database, async_database_url
 from thinkingthoughts.storage.migrate import upgrade_database_async
+
+T = TypeVar("T")
 
 LEGACY_QUERY = text("SELECT * FROM public.models ORDER BY id")
 
@@ -37,12 +43,43 @@ async def open_migrated_database(settings: Settings) -> Database:
     return Database(settings.resolved_database_url)
 
 
-async def create_api_key(settings: Settings, *, name: str, scope: Scope) -> str:
+async def with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run `work` on the migrated database of these settings, then close it."""
     database = await open_migrated_database(settings)
     try:
-        return await create_key(database, name=name, scopes=[scope])
+        return await work(database)
     finally:
         await database.dispose()
+
+
+async def create_api_key(
+    settings: Settings,
+    *,
+    name: str,
+    scope: Scope,
+    owner: str | None = None,
+    expires_in_days: int | None = None,
+) -> str:
+    expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
+
+    async def create(database: Database) -> str:
+        issued = await issue_key(
+            database, name=name, scopes=[scope], owner=owner, expires_at=expires_at
+        )
+        return issued.secret
+
+    return await with_database(settings, create)
+
+
+def describe_key(info: KeyInfo) -> str:
+    """One line per key for `keys list`."""
+    state = "active" if info.active_at(utcnow()) else "revoked" if info.revoked_at else "expired"
+    used = info.last_used_at.isoformat(timespec="seconds") if info.last_used_at else "never"
+    expires = info.expires_at.isoformat(timespec="seconds") if info.expires_at else "never"
+    return (
+        f"{info.id}  {info.prefix}  {info.name}  scopes={','.join(info.scopes)}  "
+        f"owner={info.owner}  {state}  last_used={used}  expires={expires}"
+    )
 
 
 async def import_legacy_personas(settings: Settings, *, legacy_database_url: str) -> ImportReport:

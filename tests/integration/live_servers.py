@@ -21,7 +21,7 @@ from aiohttp import web
 
 from thinkingthoughts.app import create_app
 from thinkingthoughts.security.api_keys import Scope
-from thinkingthoughts.security.bootstrap import create_key
+from thinkingthoughts.security.key_management import create_key
 from thinkingthoughts.settings import Settings
 from thinkingthoughts.simulator.config import SimulatorConfig
 from thinkingthoughts.simulator.server import create_simulator_app

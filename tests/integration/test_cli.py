@@ -166,3 +166,31 @@ def test_an_unparsable_database_url_stops_with_one_line_naming_it(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
     assert "DATABASE_URL" in lines[0]
+
+
+def test_keys_list_revoke_and_rotate(workdir: Path) -> None:
+    first = runner.invoke(app, ["keys", "create", "--name", "alpha", "--owner", "team-a"])
+    admin = runner.invoke(app, ["keys", "create", "--name", "boss", "--scope", "admin"])
+    assert first.exit_code == admin.exit_code == 0
+    prefix = first.stdout.strip()[:11]
+
+    listed = runner.invoke(app, ["keys", "list"])
+    assert listed.exit_code == 0
+    [alpha_line] = [line for line in listed.stdout.splitlines() if " alpha " in line]
+    assert prefix in alpha_line
+    assert "owner=team-a" in alpha_line
+    assert "active" in alpha_line
+
+    rotated = runner.invoke(app, ["keys", "rotate", prefix])
+    assert rotated.exit_code == 0, rotated.output
+    new_secret = rotated.stdout.strip()
+    assert new_secret.startswith("tt_")
+    assert new_secret != first.stdout.strip()
+
+    revoked = runner.invoke(app, ["keys", "revoke", new_secret[:11]])
+    assert revoked.exit_code == 0
+    assert "revoked" in revoked.stdout
+
+    missing = runner.invoke(app, ["keys", "revoke", "tt_nothing"])
+    assert missing.exit_code == 1
+    assert "error: no key 'tt_nothing'" in missing.stderr

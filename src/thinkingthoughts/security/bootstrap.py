@@ -5,40 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from thinkingthoughts.security.api_keys import NewKeySecret, Scope, generate_key_secret
+from thinkingthoughts.security.api_keys import Scope, generate_key_secret
+from thinkingthoughts.security.key_management import store_key
 from thinkingthoughts.storage import key_store
 from thinkingthoughts.storage.database import Database
 
 BOOTSTRAP_KEY_NAME = "bootstrap-admin"
 BOOTSTRAP_OWNER = "admin"
-
-
-async def create_key(
-    database: Database, *, name: str, scopes: list[Scope], owner: str | None = None
-) -> str:
-    """Store a new key and return its secret (the only time it is ever visible)."""
-    new = generate_key_secret()
-    await store_key(database, new, name=name, scopes=scopes, owner=owner)
-    return new.secret
-
-
-async def store_key(
-    database: Database,
-    new: NewKeySecret,
-    *,
-    name: str,
-    scopes: list[Scope],
-    owner: str | None = None,
-) -> None:
-    async with database.session() as db, db.begin():
-        await key_store.create_api_key(
-            db,
-            name=name,
-            prefix=new.prefix,
-            secret_hash=new.secret_hash,
-            scopes=[scope.value for scope in scopes],
-            owner=owner or f"key-{new.prefix}",
-        )
 
 
 async def ensure_bootstrap_admin_key(database: Database, key_file: Path) -> str | None:

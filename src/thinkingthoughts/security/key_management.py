@@ -1,0 +1,173 @@
+"""API keys over their life: issue, list, revoke, rotate. Secrets are shown only once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from thinkingthoughts.errors import ConflictError, NotFoundError
+from thinkingthoughts.security.api_keys import (
+    NewKeySecret,
+    Scope,
+    generate_key_secret,
+    parse_scopes,
+)
+from thinkingthoughts.storage import key_store
+from thinkingthoughts.storage.clock import utcnow
+from thinkingthoughts.storage.database import Database
+from thinkingthoughts.storage.models import ApiKey
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    """A key as humans see it: everything but the secret."""
+
+    id: str
+    name: str
+    prefix: str
+    scopes: tuple[str, ...]
+    owner: str
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    def active_at(self, moment: datetime) -> bool:
+        expired = self.expires_at is not None and self.expires_at <= moment
+        return self.revoked_at is None and not expired
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    info: KeyInfo
+    secret: str
+
+
+def key_info(row: ApiKey) -> KeyInfo:
+    return KeyInfo(
+        id=row.id,
+        name=row.name,
+        prefix=row.prefix,
+        scopes=tuple(row.scopes),
+        owner=row.owner,
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+async def issue_key(
+    database: Database,
+    *,
+    name: str,
+    scopes: list[Scope],
+    owner: str | None = None,
+    expires_at: datetime | None = None,
+) -> IssuedKey:
+    new = generate_key_secret()
+    async with database.session() as db, db.begin():
+        row = await _store(db, new, name=name, scopes=scopes, owner=owner, expires_at=expires_at)
+    return IssuedKey(info=key_info(row), secret=new.secret)
+
+
+async def create_key(
+    database: Database, *, name: str, scopes: list[Scope], owner: str | None = None
+) -> str:
+    """Store a new key and return its secret (the only time it is ever visible)."""
+    return (await issue_key(database, name=name, scopes=scopes, owner=owner)).secret
+
+
+async def store_key(
+    database: Database,
+    new: NewKeySecret,
+    *,
+    name: str,
+    scopes: list[Scope],
+    owner: str | None = None,
+) -> None:
+    async with database.session() as db, db.begin():
+        await _store(db, new, name=name, scopes=scopes, owner=owner, expires_at=None)
+
+
+async def list_keys(database: Database) -> list[KeyInfo]:
+    async with database.session() as db:
+        return [key_info(row) for row in await key_store.list_api_keys(db)]
+
+
+async def revoke_key(database: Database, ref: str) -> KeyInfo:
+    """Revoke a key by id or visible prefix; the last active admin key cannot go."""
+    async with database.session() as db, db.begin():
+        row = await _find(db, ref)
+        await _keep_an_admin(db, row)
+        return key_info(await key_store.revoke_api_key(db, key=row, at=utcnow()))
+
+
+async def rotate_key(database: Database, ref: str) -> IssuedKey:
+    """A new secret for the same name, scopes, owner and expiry; the old one is revoked
+    in the same transaction, so there is never a moment with neither or both."""
+    new = generate_key_secret()
+    async with database.session() as db, db.begin():
+        old = await _find(db, ref)
+        if old.revoked_at is not None:
+            raise ConflictError(f"key '{ref}' is revoked; create a new one", code="key_revoked")
+        await key_store.revoke_api_key(db, key=old, at=utcnow())
+        row = await _store(
+            db,
+            new,
+            name=old.name,
+            scopes=sorted(parse_scopes(old.scopes)),
+            owner=old.owner,
+            expires_at=old.expires_at,
+        )
+    return IssuedKey(info=key_info(row), secret=new.secret)
+
+
+async def _store(
+    db: AsyncSession,
+    new: NewKeySecret,
+    *,
+    name: str,
+    scopes: list[Scope],
+    owner: str | None,
+    expires_at: datetime | None,
+) -> ApiKey:
+    return await key_store.create_api_key(
+        db,
+        name=name,
+        prefix=new.prefix,
+        secret_hash=new.secret_hash,
+        scopes=[scope.value for scope in scopes],
+        owner=owner or f"key-{new.prefix}",
+        expires_at=expires_at,
+    )
+
+
+async def _find(db: AsyncSession, ref: str) -> ApiKey:
+    row = await key_store.get_api_key(db, key_id=ref)
+    if row is not None:
+        return row
+    matches = [key for key in await key_store.list_api_keys(db) if key.prefix == ref]
+    if not matches:
+        raise NotFoundError(f"no key '{ref}'", code="key_not_found")
+    if len(matches) > 1:
+        raise ConflictError(f"several keys start with '{ref}'; use the id", code="key_ambiguous")
+    return matches[0]
+
+
+async def _keep_an_admin(db: AsyncSession, leaving: ApiKey) -> None:
+    if Scope.ADMIN.value not in leaving.scopes or leaving.revoked_at is not None:
+        return
+    now = utcnow()
+    others = [
+        key_info(key)
+        for key in await key_store.list_api_keys(db)
+        if key.id != leaving.id and Scope.ADMIN.value in key.scopes
+    ]
+    if not any(other.active_at(now) for other in others):
+        raise ConflictError(
+            "this is the last active admin key; create another admin key first",
+            code="last_admin_key",
+        )
