@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -57,6 +58,9 @@ def run_stack(settings: Settings, *, host: str, port: int) -> int:
         )
         return 1
     print(SIMULATOR_BANNER.format(port=settings.simulator_port), flush=True)
+    # uvicorn replays SIGTERM after its graceful shutdown; turned into an exception here,
+    # it lets the `finally` below stop the simulator (as `docker stop` or systemd expect).
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         serve_gateway(
             settings,
@@ -73,6 +77,10 @@ def run_stack(settings: Settings, *, host: str, port: int) -> int:
         except subprocess.TimeoutExpired:
             simulator.kill()
     return 0
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def start_simulator(port: int) -> subprocess.Popen[bytes] | None:

@@ -145,7 +145,7 @@ def describe_settings_error(error: ValidationError) -> str:
     for item in error.errors():
         field = str(item["loc"][0]) if item["loc"] else "?"
         variable = _variable_name(field)
-        parts.append(f"{variable}: {item['msg']}")
+        parts.append(f"{variable}: {str(item['msg']).removeprefix('Value error, ')}")
     return "invalid setting " + "; ".join(parts)
 
 

@@ -125,3 +125,16 @@ def test_only_admins_manage_keys(gateway: LiveGateway) -> None:
     with gateway.client(create_key_for(gateway, Scope.CHAT)) as chat:
         assert_error(chat.get("/api/keys"), 403, "permission_denied")
         assert_error(chat.post("/api/keys", json={"name": "x"}), 403)
+
+
+def test_using_a_key_records_when_it_was_last_used(
+    admin: httpx.Client, gateway: LiveGateway
+) -> None:
+    created = admin.post("/api/keys", json={"name": "used", "scopes": ["read"]}).json()
+    assert created["key"]["last_used_at"] is None
+    with gateway.client(created["secret"]) as app:
+        app.get("/api/personas")
+        app.get("/api/personas")
+    listed = {k["name"]: k for k in admin.get("/api/keys").json()["data"]}
+    assert listed["used"]["last_used_at"] is not None
+    assert listed["used"]["last_used_at"] >= created["key"]["created_at"]

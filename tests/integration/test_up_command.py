@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.integration.conftest import SimulatorFactory
 from thinkingthoughts.launcher import start_simulator
@@ -24,7 +25,10 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_up_serves_persona_chat_on_the_simulator_and_stops_cleanly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "term"])
+def test_up_serves_persona_chat_on_the_simulator_and_stops_cleanly(
+    tmp_path: Path, stop_signal: signal.Signals
+) -> None:
     gateway_port, simulator_port = _free_port(), _free_port()
     environment = {
         key: value
@@ -63,7 +67,7 @@ def test_up_serves_persona_chat_on_the_simulator_and_stops_cleanly(tmp_path: Pat
         assert reply.status_code == 200
         assert reply.json()["assistant"].startswith('[Seline] You said: "hello there"')
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop_signal)
         output, _ = process.communicate(timeout=30)
 
     assert "SIMULATED" in output

@@ -77,13 +77,12 @@ def describe_validation_errors(errors: Any) -> tuple[str, str | None]:
     for item in errors:
         location = [str(p) for p in item.get("loc", ()) if p not in ("body", "query", "path")]
         where = ".".join(location)
-        first_param = first_param or where or None
+        message = str(item.get("msg")).removeprefix("Value error, ")
         if item.get("type") == "json_invalid":
             parts.append("the request body is not valid JSON")
-        elif where:
-            parts.append(f"{where}: {item.get('msg')}")
-        else:
-            parts.append(str(item.get("msg")))
+            continue
+        first_param = first_param or where or None
+        parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts) or "invalid request", first_param
 
 
