@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from thinkingthoughts.api import chat, health, keys, openai, personas, sessions, traits
 from thinkingthoughts.api.body_limit import BodySizeLimitMiddleware
 from thinkingthoughts.api.errors import install_error_handlers
+from thinkingthoughts.api.rate_limit_headers import RateLimitHeadersMiddleware
 from thinkingthoughts.chat.service import ChatService
 from thinkingthoughts.openai_api.serving import OpenAIChatService
 from thinkingthoughts.personas.catalog import load_trait_catalog
@@ -20,6 +21,7 @@ from thinkingthoughts.personas.registry import PersonaRegistry
 from thinkingthoughts.resources import GatewayResources
 from thinkingthoughts.security.authenticator import KeyAuthenticator
 from thinkingthoughts.security.bootstrap import ensure_bootstrap_admin_key
+from thinkingthoughts.security.rate_limits import RateLimiter, open_limit_storage
 from thinkingthoughts.settings import Settings
 from thinkingthoughts.shared_state import open_redis
 from thinkingthoughts.storage.database import Database
@@ -58,6 +60,7 @@ def create_app(
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(RateLimitHeadersMiddleware)
     for module in (health, chat, personas, traits, sessions, keys, openai):
         app.include_router(module.router)
     return app
@@ -106,6 +109,13 @@ async def _build_resources(
     redis = open_redis(settings.redis_url) if settings.redis_url else None
     if redis is not None:
         stack.push_async_callback(redis.aclose)
+    rate_limiter = RateLimiter(
+        open_limit_storage(settings.redis_url),
+        requests_per_minute=settings.key_requests_per_minute,
+        auth_failures_per_minute=settings.auth_failures_per_minute,
+        fail_open=settings.rate_limit_fail_open,
+    )
+    stack.push_async_callback(rate_limiter.close)
     models = ModelResolver(
         upstream,
         configured_model=settings.llm_model,
@@ -128,6 +138,7 @@ async def _build_resources(
             database=database, upstream=upstream, models=models, personas=registry
         ),
         authenticator=KeyAuthenticator(database),
+        rate_limiter=rate_limiter,
         redis=redis,
     )
 

@@ -84,6 +84,15 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="info", validation_alias=_env("TT_LOG_LEVEL"))
     api_docs: bool = Field(default=False, validation_alias=_env("TT_API_DOCS"))
+    key_requests_per_minute: int = Field(
+        default=0, ge=0, validation_alias=_env("TT_KEY_REQUESTS_PER_MINUTE")
+    )
+    auth_failures_per_minute: int = Field(
+        default=30, ge=0, validation_alias=_env("TT_AUTH_FAILURES_PER_MINUTE")
+    )
+    rate_limit_fail_open: bool = Field(
+        default=True, validation_alias=_env("TT_RATE_LIMIT_FAIL_OPEN")
+    )
     openai_session_from_user: bool = Field(
         default=False, validation_alias=_env("TT_OPENAI_SESSION_FROM_USER")
     )

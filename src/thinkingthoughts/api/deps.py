@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from thinkingthoughts.errors import PermissionDeniedError
+from thinkingthoughts.api.rate_limit_headers import set_rate_limit_headers
+from thinkingthoughts.errors import AuthenticationError, PermissionDeniedError
 from thinkingthoughts.resources import GatewayResources
 from thinkingthoughts.security.api_keys import Scope
 from thinkingthoughts.security.authenticator import extract_secret
@@ -32,12 +33,26 @@ DbSession = Annotated[AsyncSession, Depends(get_db)]
 
 
 async def get_principal(
+    request: Request,
     resources: Resources,
     x_api_key: Annotated[str | None, Header()] = None,
     authorization: Annotated[str | None, Header()] = None,
 ) -> Principal:
+    """The caller's key, counted against its limits; an address that keeps presenting
+    bad keys is refused before its next try is even checked."""
+    limiter = resources.rate_limiter
+    address = request.client.host if request.client else "unknown"
+    await limiter.check_address(address)
     secret = extract_secret(api_key_header=x_api_key, authorization=authorization)
-    return await resources.authenticator.authenticate(secret)
+    try:
+        principal = await resources.authenticator.authenticate(secret)
+    except AuthenticationError:
+        await limiter.count_auth_failure(address)
+        raise
+    status = await limiter.hit_key(principal.key_id)
+    if status is not None:
+        set_rate_limit_headers(request, status.headers())
+    return principal
 
 
 def require_scope(scope: Scope) -> Callable[[Principal], Awaitable[Principal]]:

@@ -58,7 +58,7 @@ def status_for(exc: GatewayError, *, openai: bool) -> int:
 def error_response(exc: GatewayError, *, openai: bool = False) -> FastJSONResponse:
     headers = {}
     if isinstance(exc, RateLimitedError):
-        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        headers = {**exc.headers, "Retry-After": str(max(1, math.ceil(exc.retry_after)))}
     return FastJSONResponse(
         gateway_error_body(exc, openai=openai),
         status_code=status_for(exc, openai=openai),
