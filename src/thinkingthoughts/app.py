@@ -8,6 +8,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from importlib.metadata import version
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 from thinkingthoughts.api import chat, health, keys, openai, personas, sessions, traits
 from thinkingthoughts.api.body_limit import BodySizeLimitMiddleware
@@ -32,6 +33,14 @@ from thinkingthoughts.upstream.models import ModelResolver
 logger = logging.getLogger(__name__)
 
 Announce = Callable[[str], None]
+
+CORS_EXPOSED_HEADERS = [
+    "x-session-id",
+    "retry-after",
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+]
 
 
 def create_app(
@@ -61,6 +70,18 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(RateLimitHeadersMiddleware)
+    if settings.cors_origins:
+        # Keys travel in headers, never cookies: credentials stay off, so even a
+        # wildcard origin cannot be combined with them.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=False,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["authorization", "x-api-key", "content-type", "x-session-id"],
+            expose_headers=CORS_EXPOSED_HEADERS,
+            max_age=600,
+        )
     for module in (health, chat, personas, traits, sessions, keys, openai):
         app.include_router(module.router)
     return app

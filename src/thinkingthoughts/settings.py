@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     rate_limit_fail_open: bool = Field(
         default=True, validation_alias=_env("TT_RATE_LIMIT_FAIL_OPEN")
     )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("TT_CORS_ORIGINS")
+    )
     openai_session_from_user: bool = Field(
         default=False, validation_alias=_env("TT_OPENAI_SESSION_FROM_USER")
     )
@@ -127,6 +130,21 @@ class Settings(BaseSettings):
         if not value.startswith(REDIS_SCHEMES):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value.strip()
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin != "*" and not origin.startswith(("http://", "https://")):
+                raise ValueError(f"'{origin}' is not an origin like https://app.example.com")
+        return value
 
     @field_validator("log_level")
     @classmethod
