@@ -90,10 +90,10 @@ async def import_legacy_personas(settings: Settings, *, legacy_database_url: str
             rows = [dict(row._mapping) for row in await connection.execute(LEGACY_QUERY)]
     finally:
         await legacy.dispose()
-    database = await open_migrated_database(settings)
     catalog_ids = set(load_trait_catalog(settings.traits_file).ids)
-    report = ImportReport()
-    try:
+
+    async def store(database: Database) -> ImportReport:
+        report = ImportReport()
         async with database.session() as db, db.begin():
             existing = await persona_store.list_personas(db)
             names = {p.name for p in existing}
@@ -116,6 +116,6 @@ async def import_legacy_personas(settings: Settings, *, legacy_database_url: str
                 taken.add(sheet.slug)
                 names.add(sheet.name)
                 report.imported.append((sheet.name, sheet.slug))
-    finally:
-        await database.dispose()
-    return report
+        return report
+
+    return await with_database(settings, store)

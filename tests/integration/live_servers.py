@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import orjson
@@ -28,6 +28,8 @@ from thinkingthoughts.simulator.server import create_simulator_app
 from thinkingthoughts.storage.database import Database
 
 START_TIMEOUT = 20.0
+
+T = TypeVar("T")
 
 
 class ThreadedAiohttpServer:
@@ -187,11 +189,20 @@ class LiveGateway:
 def create_key_for(gateway: LiveGateway, *scopes: Scope) -> str:
     """A new key in the gateway's database, made as the CLI makes it."""
 
-    async def create() -> str:
-        database = Database(gateway.server.settings.resolved_database_url)
+    return on_database(
+        gateway.server.settings.resolved_database_url,
+        lambda database: create_key(database, name="test", scopes=list(scopes)),
+    )
+
+
+def on_database(url: str, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run `work` on the database at `url` (as another process would), then close it."""
+
+    async def run() -> T:
+        database = Database(url)
         try:
-            return await create_key(database, name="test", scopes=list(scopes))
+            return await work(database)
         finally:
             await database.dispose()
 
-    return asyncio.run(create())
+    return asyncio.run(run())

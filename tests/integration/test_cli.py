@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner
 
+from tests.integration.live_servers import on_database
 from thinkingthoughts.cli import app
 from thinkingthoughts.security.authenticator import KeyAuthenticator
 from thinkingthoughts.security.principal import Principal
@@ -30,14 +31,9 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _authenticate(database_url: str, secret: str) -> Principal:
-    async def run() -> Principal:
-        database = Database(database_url)
-        try:
-            return await KeyAuthenticator(database).authenticate(secret)
-        finally:
-            await database.dispose()
-
-    return asyncio.run(run())
+    return on_database(
+        database_url, lambda database: KeyAuthenticator(database).authenticate(secret)
+    )
 
 
 def test_keys_create_prints_the_secret_alone_and_it_authenticates(workdir: Path) -> None:
@@ -132,17 +128,13 @@ def test_import_legacy_copies_the_prototype_characters(
     assert "2 imported, 0 skipped" in first.stdout
     assert "0 imported, 2 skipped" in again.stdout
 
-    async def read_lea() -> dict[str, object]:
-        database = Database(f"sqlite+aiosqlite:///{workdir / 'data' / SQLITE_FILE_NAME}")
-        try:
-            async with database.session() as db:
-                row = await persona_store.get_persona(db, ref="lea-martin")
-                assert row is not None
-                return dict(row.sheet)
-        finally:
-            await database.dispose()
+    async def read_lea(database: Database) -> dict[str, object]:
+        async with database.session() as db:
+            row = await persona_store.get_persona(db, ref="lea-martin")
+        assert row is not None
+        return dict(row.sheet)
 
-    lea = asyncio.run(read_lea())
+    lea = on_database(f"sqlite+aiosqlite:///{workdir / 'data' / SQLITE_FILE_NAME}", read_lea)
     assert lea["name"] == "Léa Martin"
     assert lea["interests"] == ["peinture", "histoire"]
     assert lea["appearance"] == {

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 import httpx
 import pytest
 
-from tests.integration.live_servers import LiveGateway, create_key_for
+from tests.integration.live_servers import LiveGateway, create_key_for, on_database
 from tests.integration.test_chat_errors import assert_error
 from thinkingthoughts.security.api_keys import Scope
 from thinkingthoughts.security.key_management import issue_key
 from thinkingthoughts.storage.clock import utcnow
-from thinkingthoughts.storage.database import Database
 
 
 def test_an_admin_creates_a_key_whose_secret_is_shown_once_and_works(
@@ -87,20 +85,13 @@ def test_an_expired_key_is_refused(admin: httpx.Client, gateway: LiveGateway) ->
     with gateway.client(created["secret"]) as app:
         assert app.get("/api/personas").status_code == 200
 
-    async def issue_expired() -> str:
-        database = Database(gateway.server.settings.resolved_database_url)
-        try:
-            issued = await issue_key(
-                database,
-                name="stale",
-                scopes=[Scope.CHAT],
-                expires_at=utcnow() - timedelta(seconds=1),
-            )
-        finally:
-            await database.dispose()
-        return issued.secret
-
-    with gateway.client(asyncio.run(issue_expired())) as stale:
+    expired = on_database(
+        gateway.server.settings.resolved_database_url,
+        lambda database: issue_key(
+            database, name="stale", scopes=[Scope.CHAT], expires_at=utcnow() - timedelta(seconds=1)
+        ),
+    )
+    with gateway.client(expired.secret) as stale:
         assert_error(stale.get("/api/personas"), 401, "expired_api_key")
     listed = {k["name"]: k for k in admin.get("/api/keys").json()["data"]}
     assert listed["stale"]["active"] is False

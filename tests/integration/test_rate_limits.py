@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 import openai
 import pytest
 from openai import OpenAI
 
 from tests.integration.conftest import GatewayFactory
-from tests.integration.live_servers import LiveGateway, create_key_for
+from tests.integration.live_servers import LiveGateway, create_key_for, on_database
 from tests.integration.test_chat_errors import assert_error
 from thinkingthoughts.security.api_keys import Scope
 from thinkingthoughts.storage import message_store
@@ -46,15 +44,12 @@ def test_a_refused_chat_stores_nothing(gateway_factory: GatewayFactory) -> None:
             429,
         )
 
-    async def stored_messages() -> int:
-        database = Database(live.server.settings.resolved_database_url)
-        try:
-            async with database.session() as db:
-                return await message_store.count_messages(db, session_id=first["session_id"])
-        finally:
-            await database.dispose()
+    async def stored_messages(database: Database) -> int:
+        async with database.session() as db:
+            return await message_store.count_messages(db, session_id=first["session_id"])
 
-    assert asyncio.run(stored_messages()) == 3  # greeting, "one", its reply
+    url = live.server.settings.resolved_database_url
+    assert on_database(url, stored_messages) == 3  # greeting, "one", its reply
 
 
 def test_the_openai_surface_raises_rate_limit_errors(gateway_factory: GatewayFactory) -> None:

@@ -7,7 +7,6 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request, Response
 from sse_starlette import EventSourceResponse
 
@@ -16,7 +15,8 @@ from thinkingthoughts.api.deps import ChatPrincipal, Resources
 from thinkingthoughts.api.disconnect import CLIENT_CLOSED_REQUEST, unless_client_leaves
 from thinkingthoughts.api.errors import gateway_error_body
 from thinkingthoughts.api.limits import enforce_message_limits
-from thinkingthoughts.api.streaming import ClientGoneError, settled_within_grace
+from thinkingthoughts.api.responses import json_text
+from thinkingthoughts.api.streaming import start_within_grace
 from thinkingthoughts.chat.turns import (
     StreamDelta,
     StreamEvent,
@@ -52,11 +52,8 @@ async def chat(
             usage=UsageOut(**result.usage.as_dict()) if result.usage else None,
         )
     events = resources.chat.stream(turn)
-    starting = asyncio.ensure_future(anext(events))
-    try:
-        if await settled_within_grace(http, starting):
-            starting.result()  # an upstream that refused at once is a proper status
-    except ClientGoneError:
+    starting = await start_within_grace(http, anext(events))
+    if starting is None:
         return Response(status_code=CLIENT_CLOSED_REQUEST)
     return EventSourceResponse(
         sse_events(starting, events),
@@ -95,7 +92,7 @@ async def sse_events(
             async for event in events:
                 yield sse_event(event)
         except GatewayError as exc:
-            yield {"event": "error", "data": _json(gateway_error_body(exc))}
+            yield {"event": "error", "data": json_text(gateway_error_body(exc))}
 
 
 def sse_event(event: StreamEvent) -> dict[str, str]:
@@ -107,17 +104,13 @@ def sse_event(event: StreamEvent) -> dict[str, str]:
                 "persona": event.persona_slug,
                 "model": event.model,
             }
-            return {"event": "start", "data": _json(payload)}
+            return {"event": "start", "data": json_text(payload)}
         case StreamDelta():
-            return {"event": "delta", "data": _json({"content": event.content})}
+            return {"event": "delta", "data": json_text({"content": event.content})}
         case StreamFinished():
             payload = {
                 "message_id": event.message_id,
                 "finish_reason": event.finish_reason,
                 "usage": event.usage.as_dict() if event.usage else None,
             }
-            return {"event": "done", "data": _json(payload)}
-
-
-def _json(payload: Any) -> str:
-    return orjson.dumps(payload).decode()
+            return {"event": "done", "data": json_text(payload)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime, timedelta
 
 from fastapi import APIRouter, status
@@ -52,18 +53,7 @@ class KeyCreate(BaseModel):
 
 
 def key_out(info: KeyInfo) -> KeyOut:
-    return KeyOut(
-        id=info.id,
-        name=info.name,
-        prefix=info.prefix,
-        scopes=list(info.scopes),
-        owner=info.owner,
-        created_at=info.created_at,
-        last_used_at=info.last_used_at,
-        expires_at=info.expires_at,
-        revoked_at=info.revoked_at,
-        active=info.active_at(utcnow()),
-    )
+    return KeyOut(**asdict(info), active=info.active_at(utcnow()))
 
 
 def new_key_out(issued: IssuedKey) -> NewKeyOut:

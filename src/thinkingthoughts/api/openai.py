@@ -6,9 +6,8 @@ import asyncio
 import hashlib
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Header, Request, Response
 from sse_starlette import EventSourceResponse
 from starlette.background import BackgroundTask
@@ -17,8 +16,8 @@ from thinkingthoughts.api.deps import ChatPrincipal, DbSession, ReadPrincipal, R
 from thinkingthoughts.api.disconnect import CLIENT_CLOSED_REQUEST, unless_client_leaves
 from thinkingthoughts.api.errors import gateway_error_body
 from thinkingthoughts.api.limits import enforce_message_limits
-from thinkingthoughts.api.responses import FastJSONResponse
-from thinkingthoughts.api.streaming import ClientGoneError, settled_within_grace
+from thinkingthoughts.api.responses import FastJSONResponse, json_text
+from thinkingthoughts.api.streaming import start_within_grace
 from thinkingthoughts.errors import GatewayError
 from thinkingthoughts.openai_api.protocol import ChatCompletionRequest, ModelList
 from thinkingthoughts.openai_api.serving import OpenAIStream
@@ -56,14 +55,11 @@ async def chat_completions(
         if completion is None:
             return Response(status_code=CLIENT_CLOSED_REQUEST)
         return FastJSONResponse(completion.body, headers=session_header(completion.session_id))
-    opening = asyncio.ensure_future(resources.openai.open_stream(turn))
-    try:
-        opened = await settled_within_grace(http, opening)
-    except ClientGoneError:
+    opening = await start_within_grace(http, resources.openai.open_stream(turn))
+    if opening is None:
         return Response(status_code=CLIENT_CLOSED_REQUEST)
-    events = openai_sse(opening.result()) if opened else openai_sse_once_open(opening)
     return EventSourceResponse(
-        events,
+        openai_sse_once_open(opening),
         ping=resources.settings.sse_keepalive_seconds,
         sep="\n",
         headers={
@@ -94,7 +90,7 @@ async def openai_sse_once_open(
     try:
         stream = await opening
     except GatewayError as exc:
-        yield {"data": _json(gateway_error_body(exc, openai=True))}
+        yield {"data": json_text(gateway_error_body(exc, openai=True))}
         return
     async for event in openai_sse(stream):
         yield event
@@ -116,13 +112,9 @@ async def openai_sse(stream: OpenAIStream) -> AsyncIterator[dict[str, str]]:
     final `data:` event in OpenAI's error shape."""
     try:
         async for chunk in stream.chunks():
-            yield {"data": _json(chunk)}
+            yield {"data": json_text(chunk)}
         yield {"data": DONE}
     except GatewayError as exc:
-        yield {"data": _json(gateway_error_body(exc, openai=True))}
+        yield {"data": json_text(gateway_error_body(exc, openai=True))}
     finally:
         await stream.finish()
-
-
-def _json(payload: Any) -> str:
-    return orjson.dumps(payload).decode()

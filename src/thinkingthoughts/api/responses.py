@@ -8,6 +8,11 @@ import orjson
 from starlette.responses import JSONResponse
 
 
+def json_text(payload: Any) -> str:
+    """JSON as text, for Server-Sent Event data."""
+    return orjson.dumps(payload).decode()
+
+
 class FastJSONResponse(JSONResponse):
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)

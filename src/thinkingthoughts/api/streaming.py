@@ -10,6 +10,7 @@ later failure arrives as the stream's error event.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import TypeVar
 
 from fastapi import Request
@@ -49,3 +50,19 @@ async def settled_within_grace(request: Request, opening: asyncio.Task[T]) -> bo
         await asyncio.gather(opening, return_exceptions=True)
         raise ClientGoneError
     return False
+
+
+async def start_within_grace(request: Request, work: Awaitable[T]) -> asyncio.Task[T] | None:
+    """Start `work` and give it the grace; None when the client left (`work` is cancelled).
+
+    Work that finished within the grace raises its error here, so that a fast refusal is
+    a proper HTTP status; otherwise the returned task is still running.
+    """
+    task = asyncio.ensure_future(work)
+    try:
+        settled = await settled_within_grace(request, task)
+    except ClientGoneError:
+        return None
+    if settled:
+        task.result()
+    return task

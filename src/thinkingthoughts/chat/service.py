@@ -33,7 +33,7 @@ from thinkingthoughts.errors import (
 from thinkingthoughts.personas.registry import PersonaRecord, PersonaRegistry
 from thinkingthoughts.storage import message_store, session_store
 from thinkingthoughts.storage.database import Database
-from thinkingthoughts.storage.models import ChatSession
+from thinkingthoughts.storage.models import ChatSession, Message
 from thinkingthoughts.upstream.client import UpstreamClient
 from thinkingthoughts.upstream.models import ModelResolver, ResolvedModel
 
@@ -227,24 +227,29 @@ class ChatService:
     async def _history_tail(
         self, db: AsyncSession, session_id: str, system_prompt: str, budget: int
     ) -> list[dict[str, Any]]:
-        """The newest stored messages that fit, read page by page from the end."""
-        remaining = budget - estimate_message_tokens(system_prompt)
-        newest_first: list[dict[str, Any]] = []
+        """The newest stored messages that fit, read page by page from the end.
+
+        The newest message always goes, even when the estimate says it does not fit
+        (the exact check decides later); after it, the tail stops at the first misfit.
+        """
+        used = estimate_message_tokens(system_prompt)
+        kept: list[Message] = []
         before_seq: int | None = None
         while True:
             page = await message_store.read_history_tail(
                 db, session_id=session_id, limit=HISTORY_PAGE_SIZE, before_seq=before_seq
             )
-            for row in page:
-                if row.status not in SENDABLE_STATUSES or not row.content:
-                    continue
-                tokens = estimate_message_tokens(row.content)
-                if tokens > remaining and newest_first:
-                    return newest_first[::-1]
-                remaining -= tokens
-                newest_first.append({"role": row.role, "content": row.content})
-            if len(page) < HISTORY_PAGE_SIZE:
-                return newest_first[::-1]
+            sendable = [r for r in page if r.status in SENDABLE_STATUSES and r.content]
+            tokens = [estimate_message_tokens(r.content) for r in sendable]
+            fitting = count_fitting_history(
+                fixed_tokens=used, history_tokens_newest_first=tokens, budget=budget
+            )
+            if not kept and sendable:
+                fitting = max(fitting, 1)
+            kept += sendable[:fitting]
+            used += sum(tokens[:fitting])
+            if fitting < len(sendable) or len(page) < HISTORY_PAGE_SIZE:
+                return [{"role": r.role, "content": r.content} for r in reversed(kept)]
             before_seq = page[-1].seq
 
     async def _trim_to_exact_count(

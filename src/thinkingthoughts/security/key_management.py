@@ -149,7 +149,7 @@ async def _find(db: AsyncSession, ref: str) -> ApiKey:
     row = await key_store.get_api_key(db, key_id=ref)
     if row is not None:
         return row
-    matches = [key for key in await key_store.list_api_keys(db) if key.prefix == ref]
+    matches = await key_store.find_api_keys_by_prefix(db, prefix=ref)
     if not matches:
         raise NotFoundError(f"no key '{ref}'", code="key_not_found")
     if len(matches) > 1:

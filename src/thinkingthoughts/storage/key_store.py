@@ -45,6 +45,11 @@ async def get_api_key(db: AsyncSession, *, key_id: str) -> ApiKey | None:
     return await db.get(ApiKey, key_id)
 
 
+async def find_api_keys_by_prefix(db: AsyncSession, *, prefix: str) -> list[ApiKey]:
+    """Keys whose visible prefix is `prefix` (several only by a rare collision)."""
+    return list(await db.scalars(select(ApiKey).where(ApiKey.prefix == prefix).limit(2)))
+
+
 async def list_api_keys(db: AsyncSession) -> list[ApiKey]:
     """Every key, oldest first."""
     rows = await db.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.id))
