@@ -586,3 +586,27 @@ def test_a_tool_call_reply_is_recorded_with_its_call(gateway: LiveGateway, strea
     assert call["function"]["arguments"] == '{"echo":"hello there"}'
     assert call["id"].startswith("call_")
     assert '_calls `get_weather({"echo":"hello there"})`_' in markdown
+
+
+def test_a_user_value_too_long_for_the_column_still_keys_one_session(
+    gateway_factory: GatewayFactory,
+) -> None:
+    live = gateway_factory(openai_session_from_user=True)
+    user = "u" * 300
+    with sdk(live) as client:
+        for text in ("first", "second"):
+            client.chat.completions.create(
+                model="persona:seline", messages=[{"role": "user", "content": text}], user=user
+            )
+    with live.client(live.admin_key) as native:
+        sessions = native.get("/api/sessions").json()
+    assert sessions["total"] == 1
+    assert sessions["data"][0]["message_count"] == 4
+
+
+def test_validation_messages_read_plainly(client: OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="persona:seline", messages=HELLO, n=2)
+    message = caught.value.response.json()["error"]["message"]
+    assert "n > 1 is not supported" in message
+    assert "Value error" not in message

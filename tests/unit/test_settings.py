@@ -70,6 +70,7 @@ def test_an_invalid_setting_is_described_in_one_line_naming_it(
     message = describe_settings_error(caught.value)
     assert "\n" not in message
     assert message.startswith(f"invalid setting {variable}:")
+    assert "Value error" not in message
 
 
 def test_explicit_database_url_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
