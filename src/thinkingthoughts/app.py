@@ -10,7 +10,7 @@ from importlib.metadata import version
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from thinkingthoughts.api import chat, health, keys, openai, personas, sessions, traits
+from thinkingthoughts.api import chat, health, keys, metrics, openai, personas, sessions, traits
 from thinkingthoughts.api.body_limit import BodySizeLimitMiddleware
 from thinkingthoughts.api.errors import install_error_handlers
 from thinkingthoughts.api.rate_limit_headers import RateLimitHeadersMiddleware
@@ -22,7 +22,13 @@ from thinkingthoughts.personas.registry import PersonaRegistry
 from thinkingthoughts.resources import GatewayResources
 from thinkingthoughts.security.authenticator import KeyAuthenticator
 from thinkingthoughts.security.bootstrap import ensure_bootstrap_admin_key
-from thinkingthoughts.security.rate_limits import RateLimiter, open_limit_storage
+from thinkingthoughts.security.metering import Metering
+from thinkingthoughts.security.rate_limits import (
+    KeyLimitDefaults,
+    RateLimiter,
+    open_limit_storage,
+)
+from thinkingthoughts.security.stream_slots import MemoryStreamSlots, RedisStreamSlots
 from thinkingthoughts.settings import Settings
 from thinkingthoughts.shared_state import open_redis
 from thinkingthoughts.storage.database import Database
@@ -33,6 +39,9 @@ from thinkingthoughts.upstream.models import ModelResolver
 logger = logging.getLogger(__name__)
 
 Announce = Callable[[str], None]
+
+STREAM_LEASE_MARGIN_SECONDS = 60.0
+"""A stream slot outlives the longest request by this much before it expires on its own."""
 
 CORS_EXPOSED_HEADERS = [
     "x-session-id",
@@ -82,7 +91,7 @@ def create_app(
             expose_headers=CORS_EXPOSED_HEADERS,
             max_age=600,
         )
-    for module in (health, chat, personas, traits, sessions, keys, openai):
+    for module in (health, metrics, chat, personas, traits, sessions, keys, openai):
         app.include_router(module.router)
     return app
 
@@ -132,9 +141,15 @@ async def _build_resources(
         stack.push_async_callback(redis.aclose)
     rate_limiter = RateLimiter(
         open_limit_storage(settings.redis_url),
-        requests_per_minute=settings.key_requests_per_minute,
+        RedisStreamSlots(redis) if redis is not None else MemoryStreamSlots(),
+        defaults=KeyLimitDefaults(
+            requests_per_minute=settings.key_requests_per_minute,
+            tokens_per_minute=settings.key_tokens_per_minute,
+            concurrent_streams=settings.key_concurrent_streams,
+        ),
         auth_failures_per_minute=settings.auth_failures_per_minute,
         fail_open=settings.rate_limit_fail_open,
+        stream_lease_seconds=settings.llm_request_timeout + STREAM_LEASE_MARGIN_SECONDS,
     )
     stack.push_async_callback(rate_limiter.close)
     models = ModelResolver(
@@ -160,6 +175,7 @@ async def _build_resources(
         ),
         authenticator=KeyAuthenticator(database),
         rate_limiter=rate_limiter,
+        metering=Metering(database, rate_limiter),
         redis=redis,
     )
 

@@ -101,6 +101,14 @@ class RateLimitedError(GatewayError):
         self.headers = headers or {}
 
 
+class ServiceUnavailableError(GatewayError):
+    """A part of the gateway itself (not the upstream) cannot serve right now."""
+
+    status_code = 503
+    error_type = "service_unavailable_error"
+    code = "service_unavailable"
+
+
 class UpstreamError(GatewayError):
     status_code = 502
     error_type = "upstream_error"

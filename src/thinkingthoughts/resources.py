@@ -9,6 +9,7 @@ from thinkingthoughts.chat.service import ChatService
 from thinkingthoughts.openai_api.serving import OpenAIChatService
 from thinkingthoughts.personas.registry import PersonaRegistry
 from thinkingthoughts.security.authenticator import KeyAuthenticator
+from thinkingthoughts.security.metering import Metering
 from thinkingthoughts.security.rate_limits import RateLimiter
 from thinkingthoughts.settings import Settings
 from thinkingthoughts.storage.database import Database
@@ -30,4 +31,5 @@ class GatewayResources:
     openai: OpenAIChatService
     authenticator: KeyAuthenticator
     rate_limiter: RateLimiter
+    metering: Metering
     redis: Redis | None

@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     key_requests_per_minute: int = Field(
         default=0, ge=0, validation_alias=_env("TT_KEY_REQUESTS_PER_MINUTE")
     )
+    key_tokens_per_minute: int = Field(
+        default=0, ge=0, validation_alias=_env("TT_KEY_TOKENS_PER_MINUTE")
+    )
+    key_concurrent_streams: int = Field(
+        default=0, ge=0, validation_alias=_env("TT_KEY_CONCURRENT_STREAMS")
+    )
     auth_failures_per_minute: int = Field(
         default=30, ge=0, validation_alias=_env("TT_AUTH_FAILURES_PER_MINUTE")
     )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from tests.integration.conftest import GatewayFactory
 from tests.integration.live_servers import LiveGateway, create_key_for
 from thinkingthoughts.security.api_keys import Scope
 
@@ -23,6 +24,8 @@ class Route:
     path: str
     body: dict[str, object] | None
     allowed: frozenset[str]
+    ok: int = 200
+    """The status a caller with the scope gets."""
 
     def call(self, client: httpx.Client, session_id: str) -> httpx.Response:
         return client.request(self.method, self.path.format(session=session_id), json=self.body)
@@ -37,8 +40,11 @@ ROUTES = [
     Route("GET", "/api/personas", None, READ),
     Route("GET", "/api/personas/seline", None, READ),
     Route("POST", "/api/personas/seline/preview", {"traits": {}}, READ),
-    Route("POST", "/api/personas", PERSONA, ADMIN),
+    # A chat key's persona is private to its owner; global ones change by admin keys only.
+    Route("POST", "/api/personas", PERSONA, CHAT, ok=201),
     Route("PATCH", "/api/personas/tutor", {"tone": "calm"}, ADMIN),
+    Route("PUT", "/api/personas/tutor", {"name": "Tutor", "slug": "tutor"}, ADMIN),
+    Route("DELETE", "/api/personas/no-such-persona", None, CHAT, ok=404),
     Route("GET", "/api/traits", None, READ),
     Route("POST", "/api/chat", {"message": "hi"}, CHAT),
     Route("GET", "/api/sessions", None, READ),
@@ -46,9 +52,16 @@ ROUTES = [
     Route("GET", "/api/sessions/{session}/export", None, READ),
     Route("PATCH", "/api/sessions/{session}", {"title": "t"}, CHAT),
     Route("GET", "/api/keys", None, ADMIN),
+    Route("POST", "/api/keys", {"name": "matrix"}, ADMIN, ok=201),
+    Route("PATCH", "/api/keys/no-such-key", {"name": "x"}, ADMIN, ok=404),
+    Route("DELETE", "/api/keys/no-such-key", None, ADMIN, ok=404),
+    Route("POST", "/api/keys/no-such-key/rotate", None, ADMIN, ok=404),
+    Route("GET", "/api/keys/me", None, READ),
+    Route("GET", "/api/keys/me/usage", None, READ),
     Route("GET", "/v1/models", None, READ),
     Route("POST", "/v1/chat/completions",
           {"model": "persona:seline", "messages": [{"role": "user", "content": "hi"}]}, CHAT),
+    Route("DELETE", "/api/sessions/{session}", None, CHAT, ok=204),  # last: the session goes
 ]  # fmt: skip
 
 
@@ -57,7 +70,13 @@ def expected_status(route: Route, caller: str) -> int:
         return 401
     if caller not in route.allowed:
         return 403
-    return 201 if route.method == "POST" and route.path == "/api/personas" else 200
+    return route.ok
+
+
+@pytest.fixture
+def gateway(gateway_factory: GatewayFactory) -> LiveGateway:
+    """Without the brute-force limit: the matrix presents bad keys on purpose, often."""
+    return gateway_factory(auth_failures_per_minute=0)
 
 
 @pytest.fixture

@@ -123,9 +123,13 @@ def test_the_trait_catalog_has_the_nine_original_dimensions(admin: httpx.Client)
         assert all(len(dimension["levels"][locale]) == 5 for locale in ("en", "fr"))
 
 
-def test_only_admin_keys_change_personas(gateway: LiveGateway) -> None:
+def test_only_admin_keys_change_global_personas(gateway: LiveGateway) -> None:
     chat_key = create_key_for(gateway, Scope.CHAT)
+    read_key = create_key_for(gateway, Scope.READ)
     with gateway.client(chat_key) as client:
         assert client.get("/api/personas").status_code == 200
+        assert_error(client.delete("/api/personas/seline"), 403, "persona_read_only")
+        assert_error(client.patch("/api/personas/seline", json={"tone": "x"}), 403)
+        assert client.get("/api/personas/seline").json()["tone"] != "x"
+    with gateway.client(read_key) as client:
         assert_error(client.post("/api/personas", json=NEW_PERSONA), 403, "permission_denied")
-        assert_error(client.delete("/api/personas/seline"), 403)

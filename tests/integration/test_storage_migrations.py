@@ -36,8 +36,8 @@ async def _table_names(url: str) -> set[str]:
     return set(names)
 
 
-def test_head_is_the_initial_revision() -> None:
-    assert head_revision() == "0003"
+def test_head_is_the_newest_revision() -> None:
+    assert head_revision() == "0004"
 
 
 async def test_fresh_database_has_no_revision(database_url: str) -> None:

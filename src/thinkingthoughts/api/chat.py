@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
+from dataclasses import asdict, replace
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from sse_starlette import EventSourceResponse
+from starlette.background import BackgroundTask
 
 from thinkingthoughts.api.chat_schemas import ChatRequest, ChatResponse, UsageOut
 from thinkingthoughts.api.deps import ChatPrincipal, Resources
@@ -17,6 +19,7 @@ from thinkingthoughts.api.errors import gateway_error_body
 from thinkingthoughts.api.limits import enforce_message_limits
 from thinkingthoughts.api.responses import json_text
 from thinkingthoughts.api.streaming import start_within_grace
+from thinkingthoughts.chat.metering import estimate_prompt_tokens
 from thinkingthoughts.chat.turns import (
     StreamDelta,
     StreamEvent,
@@ -37,29 +40,43 @@ async def chat(
     body: ChatRequest, principal: ChatPrincipal, resources: Resources, http: Request
 ) -> ChatResponse | EventSourceResponse | Response:
     request = turn_request(body, principal, resources.settings)
-    turn = await resources.chat.prepare(request)
-    if not body.stream:
-        result = await unless_client_leaves(http, resources.chat.complete(turn))
-        if result is None:
-            return Response(status_code=CLIENT_CLOSED_REQUEST)
-        return ChatResponse(
-            assistant=result.content,
-            session_id=result.session_id,
-            message_id=result.message_id,
-            persona=result.persona_slug,
-            model=result.model,
-            finish_reason=result.finish_reason,
-            usage=UsageOut(**result.usage.as_dict()) if result.usage else None,
-        )
-    events = resources.chat.stream(turn)
-    starting = await start_within_grace(http, anext(events))
-    if starting is None:
-        return Response(status_code=CLIENT_CLOSED_REQUEST)
-    return EventSourceResponse(
-        sse_events(starting, events),
-        ping=resources.settings.sse_keepalive_seconds,
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    meter = await resources.metering.admit(
+        principal, estimated_tokens=estimate_prompt_tokens(asdict(m) for m in request.messages)
     )
+    handed_to_stream = False
+    try:
+        turn = await resources.chat.prepare(replace(request, meter=meter))
+        await meter.begin(
+            persona=turn.persona_slug, model=turn.model, prompt_estimate=turn.prompt_estimate
+        )
+        if not body.stream:
+            result = await unless_client_leaves(http, resources.chat.complete(turn))
+            if result is None:
+                return Response(status_code=CLIENT_CLOSED_REQUEST)
+            return ChatResponse(
+                assistant=result.content,
+                session_id=result.session_id,
+                message_id=result.message_id,
+                persona=result.persona_slug,
+                model=result.model,
+                finish_reason=result.finish_reason,
+                usage=UsageOut(**result.usage.as_dict()) if result.usage else None,
+            )
+        events = resources.chat.stream(turn)
+        starting = await start_within_grace(http, anext(events))
+        if starting is None:
+            return Response(status_code=CLIENT_CLOSED_REQUEST)
+        response = EventSourceResponse(
+            sse_events(starting, events),
+            ping=resources.settings.sse_keepalive_seconds,
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            background=BackgroundTask(meter.close),
+        )
+        handed_to_stream = True
+        return response
+    finally:
+        if not handed_to_stream:
+            await meter.close()
 
 
 def turn_request(body: ChatRequest, principal: Principal, settings: Settings) -> TurnRequest:
@@ -79,6 +96,8 @@ def turn_request(body: ChatRequest, principal: Principal, settings: Settings) ->
         stateless=body.stateless,
         max_tokens=body.max_tokens,
         sampling=sampling,
+        policy=principal.policy,
+        sees_every_persona=principal.persona_owner is None,
     )
 
 

@@ -49,7 +49,7 @@ async def get_principal(
     except AuthenticationError:
         await limiter.count_auth_failure(address)
         raise
-    status = await limiter.hit_key(principal.key_id)
+    status = await limiter.hit_key(principal)
     if status is not None:
         set_rate_limit_headers(request, status.headers())
     return principal

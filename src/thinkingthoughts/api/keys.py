@@ -1,24 +1,45 @@
-"""`/api/keys`: API keys for admins. A secret appears once, in the answer that makes it."""
+"""`/api/keys`: API keys for admins, and each key's view of itself and its usage.
+
+A secret appears once, in the answer that makes it. A key that is not an admin's reads
+only itself (`/api/keys/me`, or its own id): any other key answers 404.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime, timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
-from thinkingthoughts.api.deps import AdminPrincipal, Resources
+from thinkingthoughts.api.deps import AdminPrincipal, ReadPrincipal, Resources
+from thinkingthoughts.errors import NotFoundError
 from thinkingthoughts.security.api_keys import Scope
 from thinkingthoughts.security.key_management import (
     IssuedKey,
     KeyInfo,
+    get_key,
     issue_key,
     list_keys,
     revoke_key,
     rotate_key,
+    update_key,
 )
+from thinkingthoughts.security.key_policy import KeyPolicy, policy_with
+from thinkingthoughts.security.principal import Principal
+from thinkingthoughts.security.usage_report import UsageReport, read_usage_report
 from thinkingthoughts.storage.clock import utcnow
+
+SELF = "me"
+"""The key ref that names the calling key itself."""
+
+LimitValue = Annotated[int | None, Field(ge=0, le=100_000_000)]
+"""A per-key limit: null takes the gateway's default, 0 means no limit."""
+AllowList = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=200)]] | None, Field(max_length=200)
+]
+"""Persona slugs or model names the key may use; null allows every one."""
 
 router = APIRouter(prefix="/api/keys", tags=["keys"])
 
@@ -34,6 +55,11 @@ class KeyOut(BaseModel):
     expires_at: datetime | None
     revoked_at: datetime | None
     active: bool
+    requests_per_minute: int | None
+    tokens_per_minute: int | None
+    concurrent_streams: int | None
+    allowed_personas: list[str] | None
+    allowed_models: list[str] | None
 
 
 class KeyList(BaseModel):
@@ -45,15 +71,33 @@ class NewKeyOut(BaseModel):
     secret: str = Field(description="Shown only in this answer; store it now.")
 
 
-class KeyCreate(BaseModel):
+class KeyPolicyFields(BaseModel):
+    requests_per_minute: LimitValue = None
+    tokens_per_minute: LimitValue = None
+    concurrent_streams: LimitValue = None
+    allowed_personas: AllowList = None
+    allowed_models: AllowList = None
+
+    def policy_changes(self) -> dict[str, object]:
+        """The policy fields the client sent (null included: back to the default)."""
+        sent = self.model_fields_set & set(KeyPolicyFields.model_fields)
+        return {name: getattr(self, name) for name in sent}
+
+
+class KeyCreate(KeyPolicyFields):
     name: str = Field(min_length=1, max_length=100)
     scopes: list[Scope] = Field(default_factory=lambda: [Scope.CHAT], min_length=1)
     owner: str | None = Field(default=None, min_length=1, max_length=128)
     expires_in_days: int | None = Field(default=None, ge=1, le=3650)
 
 
+class KeyUpdate(KeyPolicyFields):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+
+
 def key_out(info: KeyInfo) -> KeyOut:
-    return KeyOut(**asdict(info), active=info.active_at(utcnow()))
+    fields = {name: value for name, value in asdict(info).items() if name != "policy"}
+    return KeyOut(**fields, **asdict(info.policy), active=info.active_at(utcnow()))
 
 
 def new_key_out(issued: IssuedKey) -> NewKeyOut:
@@ -74,8 +118,36 @@ async def create_key(body: KeyCreate, _: AdminPrincipal, resources: Resources) -
         scopes=sorted(set(body.scopes)),
         owner=body.owner,
         expires_at=expires_at,
+        policy=policy_with(KeyPolicy(), body.policy_changes()),
     )
     return new_key_out(issued)
+
+
+@router.get("/me")
+async def read_own_key(principal: ReadPrincipal, resources: Resources) -> KeyOut:
+    """The calling key as admins see it (never its secret): scopes, owner, limits."""
+    return key_out(await get_key(resources.database, principal.key_id))
+
+
+@router.get("/{ref}/usage")
+async def read_key_usage(
+    ref: str,
+    principal: ReadPrincipal,
+    resources: Resources,
+    days: Annotated[int, Query(ge=1, le=366)] = 30,
+) -> UsageReport:
+    """Requests and tokens per UTC day, persona and model, over the last `days` days."""
+    info = await _readable_key(resources, principal, ref)
+    since = utcnow().date() - timedelta(days=days - 1)
+    return await read_usage_report(resources.database, info, since=since)
+
+
+@router.patch("/{ref}")
+async def change_key(ref: str, body: KeyUpdate, _: AdminPrincipal, resources: Resources) -> KeyOut:
+    """Rename a key or change its limits and allow-lists; fields not sent stay as they are."""
+    name = body.name.strip() if body.name else None
+    info = await update_key(resources.database, ref, name=name, policy=body.policy_changes())
+    return key_out(info)
 
 
 @router.delete("/{ref}")
@@ -88,3 +160,11 @@ async def revoke(ref: str, _: AdminPrincipal, resources: Resources) -> KeyOut:
 async def rotate(ref: str, _: AdminPrincipal, resources: Resources) -> NewKeyOut:
     """A new secret with the same name, scopes and owner; the old secret stops working."""
     return new_key_out(await rotate_key(resources.database, ref))
+
+
+async def _readable_key(resources: Resources, principal: Principal, ref: str) -> KeyInfo:
+    """The key `ref` names, if the caller may read it; another's key does not exist."""
+    info = await get_key(resources.database, principal.key_id if ref == SELF else ref)
+    if info.id != principal.key_id and not principal.is_admin:
+        raise NotFoundError(f"no key '{ref}'", code="key_not_found")
+    return info

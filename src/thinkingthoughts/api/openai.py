@@ -18,9 +18,11 @@ from thinkingthoughts.api.errors import gateway_error_body
 from thinkingthoughts.api.limits import enforce_message_limits
 from thinkingthoughts.api.responses import FastJSONResponse, json_text
 from thinkingthoughts.api.streaming import start_within_grace
+from thinkingthoughts.chat.metering import estimate_prompt_tokens
 from thinkingthoughts.errors import GatewayError
 from thinkingthoughts.openai_api.protocol import ChatCompletionRequest, ModelList
 from thinkingthoughts.openai_api.serving import OpenAIStream
+from thinkingthoughts.security.metering import KeyMeter
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -30,8 +32,15 @@ DONE = "[DONE]"
 
 
 @router.get("/models")
-async def list_models(_: ReadPrincipal, resources: Resources, db: DbSession) -> ModelList:
-    return ModelList(data=await resources.openai.list_models(db, created=int(time.time())))
+async def list_models(principal: ReadPrincipal, resources: Resources, db: DbSession) -> ModelList:
+    """The models this key may use: upstream models, then one per visible persona."""
+    cards = await resources.openai.list_models(
+        db,
+        created=int(time.time()),
+        policy=principal.policy,
+        visible_to=principal.persona_owner,
+    )
+    return ModelList(data=cards)
 
 
 @router.post("/chat/completions", response_model=None)
@@ -42,33 +51,53 @@ async def chat_completions(
     http: Request,
     x_session_id: Annotated[str | None, Header(max_length=64)] = None,
 ) -> Response:
-    enforce_message_limits([m.text() for m in body.messages], resources.settings)
-    from_user = resources.settings.openai_session_from_user
-    turn = await resources.openai.prepare(
-        body,
-        owner=principal.owner,
-        session_ref=x_session_id or None,
-        client_ref=client_ref_from(body.user) if from_user else None,
+    texts = [m.text() for m in body.messages]
+    enforce_message_limits(texts, resources.settings)
+    meter = await resources.metering.admit(
+        principal, estimated_tokens=estimate_prompt_tokens({"content": t} for t in texts)
     )
-    if not body.stream:
-        completion = await unless_client_leaves(http, resources.openai.complete(turn))
-        if completion is None:
+    handed_to_stream = False
+    try:
+        from_user = resources.settings.openai_session_from_user
+        turn = await resources.openai.prepare(
+            body,
+            owner=principal.owner,
+            session_ref=x_session_id or None,
+            client_ref=client_ref_from(body.user) if from_user else None,
+            policy=principal.policy,
+            sees_every_persona=principal.persona_owner is None,
+            meter=meter,
+        )
+        await meter.begin(
+            persona=turn.persona_slug,
+            model=turn.upstream_model,
+            prompt_estimate=turn.prompt_estimate,
+        )
+        if not body.stream:
+            completion = await unless_client_leaves(http, resources.openai.complete(turn))
+            if completion is None:
+                return Response(status_code=CLIENT_CLOSED_REQUEST)
+            headers = session_header(completion.session_id)
+            return FastJSONResponse(completion.body, headers=headers)
+        opening = await start_within_grace(http, resources.openai.open_stream(turn))
+        if opening is None:
             return Response(status_code=CLIENT_CLOSED_REQUEST)
-        return FastJSONResponse(completion.body, headers=session_header(completion.session_id))
-    opening = await start_within_grace(http, resources.openai.open_stream(turn))
-    if opening is None:
-        return Response(status_code=CLIENT_CLOSED_REQUEST)
-    return EventSourceResponse(
-        openai_sse_once_open(opening),
-        ping=resources.settings.sse_keepalive_seconds,
-        sep="\n",
-        headers={
-            **session_header(turn.announced_session_id),
-            "Cache-Control": "no-cache",
-            "X-Accel-Buffering": "no",
-        },
-        background=BackgroundTask(finish_opened, opening),
-    )
+        response = EventSourceResponse(
+            openai_sse_once_open(opening),
+            ping=resources.settings.sse_keepalive_seconds,
+            sep="\n",
+            headers={
+                **session_header(turn.announced_session_id),
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",
+            },
+            background=BackgroundTask(finish_opened, opening, meter),
+        )
+        handed_to_stream = True
+        return response
+    finally:
+        if not handed_to_stream:
+            await meter.close()
 
 
 def session_header(session_id: str | None) -> dict[str, str]:
@@ -96,15 +125,17 @@ async def openai_sse_once_open(
         yield event
 
 
-async def finish_opened(opening: asyncio.Task[OpenAIStream]) -> None:
-    """After the response, whatever happened: stop an upstream still opening, and make
-    sure an opened one is closed and recorded."""
-    if not opening.done():
-        opening.cancel()
-        await asyncio.gather(opening, return_exceptions=True)
-        return
-    if not opening.cancelled() and opening.exception() is None:
-        await opening.result().finish()
+async def finish_opened(opening: asyncio.Task[OpenAIStream], meter: KeyMeter) -> None:
+    """After the response, whatever happened: stop an upstream still opening, make sure
+    an opened one is closed and recorded, and settle the key's meter."""
+    try:
+        if not opening.done():
+            opening.cancel()
+            await asyncio.gather(opening, return_exceptions=True)
+        elif not opening.cancelled() and opening.exception() is None:
+            await opening.result().finish()
+    finally:
+        await meter.close()
 
 
 async def openai_sse(stream: OpenAIStream) -> AsyncIterator[dict[str, str]]:

@@ -1,4 +1,8 @@
-"""Personas: CRUD by id or slug, and the compiled-prompt preview for prompt engineering."""
+"""Personas: CRUD by id or slug, and the compiled-prompt preview for prompt engineering.
+
+Admin keys manage the global personas every key sees. A chat key's personas are private
+to its owner: other owners get 404 for them, exactly as for a persona that does not exist.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Body, status
 from pydantic import BaseModel, Field
 
-from thinkingthoughts.api.deps import AdminPrincipal, DbSession, ReadPrincipal, Resources
+from thinkingthoughts.api.deps import ChatPrincipal, DbSession, ReadPrincipal, Resources
 from thinkingthoughts.chat.context import estimate_tokens
 from thinkingthoughts.personas.registry import PersonaRecord
 from thinkingthoughts.personas.sheet import PersonaSheet
@@ -19,6 +23,7 @@ router = APIRouter(prefix="/api/personas", tags=["personas"])
 class PersonaOut(PersonaSheet):
     id: str
     version: int
+    private: bool
     created_at: datetime
     updated_at: datetime
 
@@ -43,38 +48,47 @@ def persona_out(record: PersonaRecord) -> PersonaOut:
         **record.sheet.model_dump(),
         id=record.id,
         version=record.version,
+        private=record.owner is not None,
         created_at=record.created_at,
         updated_at=record.updated_at,
     )
 
 
 @router.get("")
-async def list_personas(_: ReadPrincipal, resources: Resources, db: DbSession) -> PersonaList:
-    return PersonaList(data=[persona_out(p) for p in await resources.personas.list(db)])
+async def list_personas(
+    principal: ReadPrincipal, resources: Resources, db: DbSession
+) -> PersonaList:
+    """The personas this key can see; with an allow-list, only the allowed ones."""
+    records = await resources.personas.list(db, visible_to=principal.persona_owner)
+    allowed = [p for p in records if principal.policy.allows_persona(p.slug)]
+    return PersonaList(data=[persona_out(p) for p in allowed])
 
 
 @router.get("/{ref}")
 async def read_persona(
-    ref: str, _: ReadPrincipal, resources: Resources, db: DbSession
+    ref: str, principal: ReadPrincipal, resources: Resources, db: DbSession
 ) -> PersonaOut:
-    return persona_out(await resources.personas.get(db, ref))
+    return persona_out(await resources.personas.get(db, ref, visible_to=principal.persona_owner))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def create_persona(
-    sheet: PersonaSheet, _: AdminPrincipal, resources: Resources, db: DbSession
+    sheet: PersonaSheet, principal: ChatPrincipal, resources: Resources, db: DbSession
 ) -> PersonaOut:
+    """A global persona when an admin key makes it; else one private to the key's owner."""
     async with db.begin():
-        record = await resources.personas.create(db, sheet)
+        record = await resources.personas.create(db, sheet, owner=principal.persona_owner)
     return persona_out(record)
 
 
 @router.put("/{ref}")
 async def replace_persona(
-    ref: str, sheet: PersonaSheet, _: AdminPrincipal, resources: Resources, db: DbSession
+    ref: str, sheet: PersonaSheet, principal: ChatPrincipal, resources: Resources, db: DbSession
 ) -> PersonaOut:
     async with db.begin():
-        record = await resources.personas.update(db, ref, sheet.model_dump())
+        record = await resources.personas.update(
+            db, ref, sheet.model_dump(), editor=principal.persona_owner
+        )
     return persona_out(record)
 
 
@@ -82,31 +96,33 @@ async def replace_persona(
 async def update_persona(
     ref: str,
     changes: dict[str, Any],
-    _: AdminPrincipal,
+    principal: ChatPrincipal,
     resources: Resources,
     db: DbSession,
 ) -> PersonaOut:
     """A merge patch: the fields sent replace the stored ones; the result must be valid."""
     async with db.begin():
-        record = await resources.personas.update(db, ref, changes)
+        record = await resources.personas.update(db, ref, changes, editor=principal.persona_owner)
     return persona_out(record)
 
 
 @router.delete("/{ref}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_persona(ref: str, _: AdminPrincipal, resources: Resources, db: DbSession) -> None:
+async def delete_persona(
+    ref: str, principal: ChatPrincipal, resources: Resources, db: DbSession
+) -> None:
     async with db.begin():
-        await resources.personas.delete(db, ref)
+        await resources.personas.delete(db, ref, editor=principal.persona_owner)
 
 
 @router.post("/{ref}/preview")
 async def preview_prompt(
     ref: str,
-    _: ReadPrincipal,
+    principal: ReadPrincipal,
     resources: Resources,
     db: DbSession,
     body: PreviewRequest | None = Body(default=None),
 ) -> PreviewOut:
-    persona = await resources.personas.get(db, ref)
+    persona = await resources.personas.get(db, ref, visible_to=principal.persona_owner)
     levels = resources.personas.trait_levels(persona, body.traits if body else {})
     prompt = resources.personas.system_prompt(persona, levels)
     return PreviewOut(

@@ -27,6 +27,9 @@ async def record_reply(
     finish_reason: str | None = None,
     tool_calls: list[dict[str, Any]] | None = None,
 ) -> None:
+    """Store the reply in its session (a stateless turn has none) and tell the meter."""
+    if target.meter is not None:
+        target.meter.observe(usage=usage, content=content, status=status)
     if target.session_id is None:
         return
     async with database.session() as db, db.begin():

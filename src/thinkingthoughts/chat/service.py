@@ -14,6 +14,7 @@ from thinkingthoughts.chat.context import (
     estimate_message_tokens,
     fits,
 )
+from thinkingthoughts.chat.metering import estimate_prompt_tokens
 from thinkingthoughts.chat.recording import ReplyRelay, record_reply, recorded_if_unanswered
 from thinkingthoughts.chat.turns import (
     PreparedTurn,
@@ -29,8 +30,10 @@ from thinkingthoughts.errors import (
     ContextOverflowError,
     InvalidRequestError,
     NotFoundError,
+    PermissionDeniedError,
 )
 from thinkingthoughts.personas.registry import PersonaRecord, PersonaRegistry
+from thinkingthoughts.security.key_policy import KeyPolicy
 from thinkingthoughts.storage import message_store, session_store
 from thinkingthoughts.storage.database import Database
 from thinkingthoughts.storage.models import ChatSession, Message
@@ -85,7 +88,10 @@ class ChatService:
         async with self._database.session() as db, db.begin():
             session = await self._load_session(db, request)
             persona_ref = request.persona_ref or (session.persona_id if session else None)
-            persona = await self._personas.get_or_default(db, persona_ref)
+            persona = await self._personas.get_or_default(
+                db, persona_ref, visible_to=None if request.sees_every_persona else request.owner
+            )
+            require_allowed(request.policy, persona_slug=persona.slug, model=model.name)
             # Levels of dimensions an operator has since removed from the catalog are dropped.
             stored_traits: dict[str, Any] = {
                 k: v
@@ -289,6 +295,20 @@ class ChatService:
             max_tokens=max_tokens,
             sampling=dict(request.sampling),
             history_sent=len(upstream_messages) - 1,
+            prompt_estimate=estimate_prompt_tokens(upstream_messages),
+            meter=request.meter,
+        )
+
+
+def require_allowed(policy: KeyPolicy, *, persona_slug: str | None, model: str) -> None:
+    """Refuse a turn with a persona or upstream model outside the key's allow-lists."""
+    if persona_slug is not None and not policy.allows_persona(persona_slug):
+        raise PermissionDeniedError(
+            f"this key may not use persona '{persona_slug}'", code="persona_not_allowed"
+        )
+    if not policy.allows_model(model):
+        raise PermissionDeniedError(
+            f"this key may not use model '{model}'", code="model_not_allowed"
         )
 
 

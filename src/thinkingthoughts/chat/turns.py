@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from thinkingthoughts.security.key_policy import KeyPolicy
 from thinkingthoughts.upstream.protocol import Usage
+
+if TYPE_CHECKING:
+    from thinkingthoughts.chat.metering import TurnMeter
 
 Role = Literal["system", "user", "assistant"]
 MessageStatus = Literal["complete", "interrupted", "error"]
@@ -25,6 +29,7 @@ class ReplyTarget:
     session_id: str | None
     message_id: str | None
     model: str
+    meter: TurnMeter | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +49,11 @@ class TurnRequest:
     stateless: bool
     max_tokens: int | None = None
     sampling: Mapping[str, Any] = field(default_factory=dict)
+    policy: KeyPolicy = field(default_factory=KeyPolicy)
+    """The calling key's allow-lists."""
+    sees_every_persona: bool = False
+    """An admin's turn may use any persona; others only global ones and their own."""
+    meter: TurnMeter | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +69,12 @@ class PreparedTurn:
     max_tokens: int
     sampling: Mapping[str, Any]
     history_sent: int
+    prompt_estimate: int = 0
+    meter: TurnMeter | None = None
 
     @property
     def reply_target(self) -> ReplyTarget:
-        return ReplyTarget(self.session_id, self.assistant_message_id, self.model)
+        return ReplyTarget(self.session_id, self.assistant_message_id, self.model, self.meter)
 
     def upstream_payload(self) -> dict[str, Any]:
         return {

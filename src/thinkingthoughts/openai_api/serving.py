@@ -19,8 +19,9 @@ import anyio
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from thinkingthoughts.chat.metering import TurnMeter, estimate_prompt_tokens
 from thinkingthoughts.chat.recording import ReplyRelay, record_reply, record_unfinished
-from thinkingthoughts.chat.service import session_title
+from thinkingthoughts.chat.service import require_allowed, session_title
 from thinkingthoughts.chat.turns import ReplyTarget
 from thinkingthoughts.errors import InvalidRequestError, NotFoundError
 from thinkingthoughts.openai_api.protocol import (
@@ -30,6 +31,7 @@ from thinkingthoughts.openai_api.protocol import (
     ModelCard,
 )
 from thinkingthoughts.personas.registry import PersonaRecord, PersonaRegistry
+from thinkingthoughts.security.key_policy import KeyPolicy
 from thinkingthoughts.storage import message_store, session_store
 from thinkingthoughts.storage.database import Database
 from thinkingthoughts.storage.models import ChatSession
@@ -66,6 +68,9 @@ class OpenAITurn:
     upstream_model: str
     include_usage: bool
     plan: SessionPlan | None
+    persona_slug: str | None = None
+    prompt_estimate: int = 0
+    meter: TurnMeter | None = None
 
     @property
     def announced_session_id(self) -> str | None:
@@ -122,6 +127,9 @@ class OpenAIChatService:
         owner: str,
         session_ref: str | None,
         client_ref: str | None = None,
+        policy: KeyPolicy = KeyPolicy(),
+        sees_every_persona: bool = False,
+        meter: TurnMeter | None = None,
     ) -> OpenAITurn:
         """Check the model and the session and build the upstream call; writes nothing.
 
@@ -131,11 +139,14 @@ class OpenAIChatService:
         """
         resolved = await self._models.resolve()
         messages = request.upstream_messages()
+        visible_to = None if sees_every_persona else owner
         async with self._database.session() as db:
             persona: PersonaRecord | None = None
             traits: dict[str, int] = {}
             if request.persona_slug is not None:
-                persona = await self._persona_model(db, request.model, request.persona_slug)
+                persona = await self._persona_model(
+                    db, request.model, request.persona_slug, visible_to
+                )
                 traits = self._personas.trait_levels(persona, request.traits or {})
                 system = self._personas.system_prompt(persona, traits)
                 messages = [{"role": "system", "content": system}, *messages]
@@ -146,6 +157,9 @@ class OpenAIChatService:
                         "'traits' apply to persona models (persona:<slug>)", code="invalid_traits"
                     )
                 upstream_model = await self._served_model(request.model, resolved.name)
+            require_allowed(
+                policy, persona_slug=persona.slug if persona else None, model=upstream_model
+            )
             plan = None
             if session_ref is not None or client_ref is not None:
                 existing = await self._existing_session(db, owner, session_ref, client_ref)
@@ -164,6 +178,9 @@ class OpenAIChatService:
             upstream_model=upstream_model,
             include_usage=request.include_usage,
             plan=plan,
+            persona_slug=persona.slug if persona else None,
+            prompt_estimate=estimate_prompt_tokens(messages),
+            meter=meter,
         )
 
     async def complete(self, turn: OpenAITurn) -> OpenAICompletion:
@@ -198,19 +215,33 @@ class OpenAIChatService:
             raise
         return OpenAIStream(turn, target, ReplyRelay(self._database, target, upstream))
 
-    async def list_models(self, db: AsyncSession, *, created: int) -> list[ModelCard]:
-        """The upstream's models, then one model per persona."""
+    async def list_models(
+        self,
+        db: AsyncSession,
+        *,
+        created: int,
+        policy: KeyPolicy = KeyPolicy(),
+        visible_to: str | None = None,
+    ) -> list[ModelCard]:
+        """The upstream's models, then one model per persona: those the key may use."""
         upstream = await self._upstream.list_models()
-        cards = [ModelCard(id=m.id, created=created, owned_by=OWNED_BY) for m in upstream]
+        cards = [
+            ModelCard(id=m.id, created=created, owned_by=OWNED_BY)
+            for m in upstream
+            if policy.allows_model(m.id)
+        ]
         cards += [
             ModelCard(id=PERSONA_MODEL_PREFIX + p.slug, created=created, owned_by=OWNED_BY)
-            for p in await self._personas.list(db)
+            for p in await self._personas.list(db, visible_to=visible_to)
+            if policy.allows_persona(p.slug)
         ]
         return cards
 
-    async def _persona_model(self, db: AsyncSession, model: str, slug: str) -> PersonaRecord:
+    async def _persona_model(
+        self, db: AsyncSession, model: str, slug: str, visible_to: str | None
+    ) -> PersonaRecord:
         try:
-            return await self._personas.get(db, slug)
+            return await self._personas.get(db, slug, visible_to=visible_to)
         except NotFoundError as exc:
             raise model_not_found(model) from exc
 
@@ -241,7 +272,9 @@ class OpenAIChatService:
         """Write the session (when new) and the user's new messages; where the reply goes."""
         plan = turn.plan
         if plan is None:
-            return ReplyTarget(session_id=None, message_id=None, model=turn.upstream_model)
+            return ReplyTarget(
+                session_id=None, message_id=None, model=turn.upstream_model, meter=turn.meter
+            )
         async with self._database.session() as db, db.begin():
             session = await self._planned_session(db, plan)
             if plan.persona_id is not None:
@@ -251,7 +284,10 @@ class OpenAIChatService:
                     db, session_id=session.id, role="user", content=text
                 )
         return ReplyTarget(
-            session_id=session.id, message_id=str(uuid.uuid4()), model=turn.upstream_model
+            session_id=session.id,
+            message_id=str(uuid.uuid4()),
+            model=turn.upstream_model,
+            meter=turn.meter,
         )
 
     async def _planned_session(self, db: AsyncSession, plan: SessionPlan) -> ChatSession:

@@ -12,7 +12,12 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from thinkingthoughts.errors import ConflictError, InvalidRequestError, NotFoundError
+from thinkingthoughts.errors import (
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from thinkingthoughts.personas.catalog import (
     TraitCatalog,
     resolve_trait_levels,
@@ -23,6 +28,7 @@ from thinkingthoughts.personas.seeds import load_seed_personas
 from thinkingthoughts.personas.sheet import PersonaSheet
 from thinkingthoughts.storage import persona_store
 from thinkingthoughts.storage.models import Persona
+from thinkingthoughts.storage.persona_store import ANY_OWNER
 
 PROMPT_CACHE_SIZE = 2048
 
@@ -34,6 +40,8 @@ class PersonaRecord:
     sheet: PersonaSheet
     created_at: datetime
     updated_at: datetime
+    owner: str | None = None
+    """None for a global persona; else the only owner who sees it."""
 
     @property
     def slug(self) -> str:
@@ -51,6 +59,7 @@ def record_from_row(row: Persona) -> PersonaRecord:
         sheet=PersonaSheet.model_validate(row.sheet),
         created_at=row.created_at,
         updated_at=row.updated_at,
+        owner=row.owner,
     )
 
 
@@ -71,34 +80,51 @@ class PersonaRegistry:
             OrderedDict()
         )
 
-    async def get(self, db: AsyncSession, ref: str) -> PersonaRecord:
-        row = await persona_store.get_persona(db, ref=ref)
-        if row is None:
-            raise NotFoundError(f"no persona '{ref}'", code="persona_not_found")
-        return record_from_row(row)
+    async def get(
+        self, db: AsyncSession, ref: str, *, visible_to: str | None = ANY_OWNER
+    ) -> PersonaRecord:
+        """A persona by id or slug. With `visible_to`, another owner's private persona
+        is answered exactly like a missing one."""
+        return record_from_row(await self._row(db, ref, visible_to))
 
-    async def get_or_default(self, db: AsyncSession, ref: str | None) -> PersonaRecord:
-        return await self.get(db, ref if ref else self._default_ref)
+    async def get_or_default(
+        self, db: AsyncSession, ref: str | None, *, visible_to: str | None = ANY_OWNER
+    ) -> PersonaRecord:
+        return await self.get(db, ref if ref else self._default_ref, visible_to=visible_to)
 
-    async def list(self, db: AsyncSession) -> list[PersonaRecord]:
-        return [record_from_row(row) for row in await persona_store.list_personas(db)]
+    async def list(
+        self, db: AsyncSession, *, visible_to: str | None = ANY_OWNER
+    ) -> list[PersonaRecord]:
+        rows = await persona_store.list_personas(db, visible_to=visible_to)
+        return [record_from_row(row) for row in rows]
 
-    async def create(self, db: AsyncSession, sheet: PersonaSheet) -> PersonaRecord:
+    async def create(
+        self, db: AsyncSession, sheet: PersonaSheet, *, owner: str | None = None
+    ) -> PersonaRecord:
+        """A global persona, or with `owner` one private to that owner. Slugs are unique
+        across all personas."""
         self._check_default_traits(sheet)
         if await persona_store.get_persona(db, ref=sheet.slug) is not None:
             raise ConflictError(f"a persona with slug '{sheet.slug}' exists", code="slug_taken")
         try:
             row = await persona_store.create_persona(
-                db, slug=sheet.slug, name=sheet.name, sheet=_sheet_document(sheet)
+                db, slug=sheet.slug, name=sheet.name, sheet=_sheet_document(sheet), owner=owner
             )
         except IntegrityError as exc:  # another request took the slug meanwhile
             raise ConflictError(f"a persona with slug '{sheet.slug}' exists") from exc
         return record_from_row(row)
 
-    async def update(self, db: AsyncSession, ref: str, changes: Mapping[str, Any]) -> PersonaRecord:
-        row = await persona_store.get_persona(db, ref=ref)
-        if row is None:
-            raise NotFoundError(f"no persona '{ref}'", code="persona_not_found")
+    async def update(
+        self,
+        db: AsyncSession,
+        ref: str,
+        changes: Mapping[str, Any],
+        *,
+        editor: str | None = ANY_OWNER,
+    ) -> PersonaRecord:
+        """Apply `changes` to the sheet. With `editor`, only that owner's own persona
+        may change (a global one is for admins)."""
+        row = await self._editable_row(db, ref, editor)
         merged = {**PersonaSheet.model_validate(row.sheet).model_dump(), **changes}
         try:
             sheet = PersonaSheet.model_validate(merged)
@@ -115,11 +141,24 @@ class PersonaRegistry:
             raise ConflictError(f"a persona with slug '{sheet.slug}' exists") from exc
         return record_from_row(row)
 
-    async def delete(self, db: AsyncSession, ref: str) -> None:
-        row = await persona_store.get_persona(db, ref=ref)
+    async def delete(self, db: AsyncSession, ref: str, *, editor: str | None = ANY_OWNER) -> None:
+        row = await self._editable_row(db, ref, editor)
+        await persona_store.delete_persona(db, persona=row)
+
+    async def _row(self, db: AsyncSession, ref: str, visible_to: str | None) -> Persona:
+        row = await persona_store.get_persona(db, ref=ref, visible_to=visible_to)
         if row is None:
             raise NotFoundError(f"no persona '{ref}'", code="persona_not_found")
-        await persona_store.delete_persona(db, persona=row)
+        return row
+
+    async def _editable_row(self, db: AsyncSession, ref: str, editor: str | None) -> Persona:
+        row = await self._row(db, ref, editor)
+        if editor is not None and row.owner != editor:
+            raise PermissionDeniedError(
+                f"persona '{ref}' is global; only an admin key may change it",
+                code="persona_read_only",
+            )
+        return row
 
     async def seed_if_empty(self, db: AsyncSession) -> int:
         """Store the shipped example personas on first start; returns how many."""

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from thinkingthoughts.errors import AuthenticationError
 from thinkingthoughts.security.api_keys import hash_key_secret, parse_scopes
+from thinkingthoughts.security.key_management import key_policy
 from thinkingthoughts.security.principal import Principal
 from thinkingthoughts.storage import key_store
 from thinkingthoughts.storage.database import Database
@@ -44,5 +45,9 @@ class KeyAuthenticator:
             async with self._database.session() as db, db.begin():
                 await key_store.mark_api_key_used(db, key_id=row.id, at=now)
         return Principal(
-            key_id=row.id, name=row.name, owner=row.owner, scopes=parse_scopes(row.scopes)
+            key_id=row.id,
+            name=row.name,
+            owner=row.owner,
+            scopes=parse_scopes(row.scopes),
+            policy=key_policy(row),
         )

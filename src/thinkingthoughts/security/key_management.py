@@ -1,9 +1,11 @@
-"""API keys over their life: issue, list, revoke, rotate. Secrets are shown only once."""
+"""API keys over their life: issue, list, change, revoke, rotate. Secrets are shown only once."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +16,7 @@ from thinkingthoughts.security.api_keys import (
     generate_key_secret,
     parse_scopes,
 )
+from thinkingthoughts.security.key_policy import KeyPolicy, allow_list, policy_with
 from thinkingthoughts.storage import key_store
 from thinkingthoughts.storage.clock import utcnow
 from thinkingthoughts.storage.database import Database
@@ -33,6 +36,7 @@ class KeyInfo:
     last_used_at: datetime | None
     expires_at: datetime | None
     revoked_at: datetime | None
+    policy: KeyPolicy
 
     def active_at(self, moment: datetime) -> bool:
         expired = self.expires_at is not None and self.expires_at <= moment
@@ -56,6 +60,17 @@ def key_info(row: ApiKey) -> KeyInfo:
         last_used_at=row.last_used_at,
         expires_at=row.expires_at,
         revoked_at=row.revoked_at,
+        policy=key_policy(row),
+    )
+
+
+def key_policy(row: ApiKey) -> KeyPolicy:
+    return KeyPolicy(
+        requests_per_minute=row.requests_per_minute,
+        tokens_per_minute=row.tokens_per_minute,
+        concurrent_streams=row.concurrent_streams,
+        allowed_personas=allow_list(row.allowed_personas),
+        allowed_models=allow_list(row.allowed_models),
     )
 
 
@@ -66,10 +81,19 @@ async def issue_key(
     scopes: list[Scope],
     owner: str | None = None,
     expires_at: datetime | None = None,
+    policy: KeyPolicy | None = None,
 ) -> IssuedKey:
     new = generate_key_secret()
     async with database.session() as db, db.begin():
-        row = await _store(db, new, name=name, scopes=scopes, owner=owner, expires_at=expires_at)
+        row = await _store(
+            db,
+            new,
+            name=name,
+            scopes=scopes,
+            owner=owner,
+            expires_at=expires_at,
+            policy=policy or KeyPolicy(),
+        )
     return IssuedKey(info=key_info(row), secret=new.secret)
 
 
@@ -89,12 +113,33 @@ async def store_key(
     owner: str | None = None,
 ) -> None:
     async with database.session() as db, db.begin():
-        await _store(db, new, name=name, scopes=scopes, owner=owner, expires_at=None)
+        await _store(
+            db, new, name=name, scopes=scopes, owner=owner, expires_at=None, policy=KeyPolicy()
+        )
 
 
 async def list_keys(database: Database) -> list[KeyInfo]:
     async with database.session() as db:
         return [key_info(row) for row in await key_store.list_api_keys(db)]
+
+
+async def get_key(database: Database, ref: str) -> KeyInfo:
+    async with database.session() as db:
+        return key_info(await _find(db, ref))
+
+
+async def update_key(
+    database: Database, ref: str, *, name: str | None = None, policy: Mapping[str, Any]
+) -> KeyInfo:
+    """Rename a key and/or change its limits and allow-lists; unnamed fields stay."""
+    async with database.session() as db, db.begin():
+        row = await _find(db, ref)
+        changed = policy_with(key_policy(row), policy)
+        if name is not None:
+            row.name = name
+        _apply_policy(row, changed)
+        await db.flush()
+        return key_info(row)
 
 
 async def revoke_key(database: Database, ref: str) -> KeyInfo:
@@ -121,6 +166,7 @@ async def rotate_key(database: Database, ref: str) -> IssuedKey:
             scopes=sorted(parse_scopes(old.scopes)),
             owner=old.owner,
             expires_at=old.expires_at,
+            policy=key_policy(old),
         )
     return IssuedKey(info=key_info(row), secret=new.secret)
 
@@ -133,8 +179,9 @@ async def _store(
     scopes: list[Scope],
     owner: str | None,
     expires_at: datetime | None,
+    policy: KeyPolicy,
 ) -> ApiKey:
-    return await key_store.create_api_key(
+    row = await key_store.create_api_key(
         db,
         name=name,
         prefix=new.prefix,
@@ -143,6 +190,18 @@ async def _store(
         owner=owner or f"key-{new.prefix}",
         expires_at=expires_at,
     )
+    _apply_policy(row, policy)
+    await db.flush()
+    return row
+
+
+def _apply_policy(row: ApiKey, policy: KeyPolicy) -> None:
+    row.requests_per_minute = policy.requests_per_minute
+    row.tokens_per_minute = policy.tokens_per_minute
+    row.concurrent_streams = policy.concurrent_streams
+    personas, models = allow_list(policy.allowed_personas), allow_list(policy.allowed_models)
+    row.allowed_personas = list(personas) if personas is not None else None
+    row.allowed_models = list(models) if models is not None else None
 
 
 async def _find(db: AsyncSession, ref: str) -> ApiKey:

@@ -1,4 +1,4 @@
-"""The tables: personas, chat sessions, their messages, and API keys.
+"""The tables: personas, chat sessions, their messages, API keys and their usage.
 
 A conversation is one `sessions` row plus one `messages` row per turn, never one
 document: reading the tail of a long chat costs the same as reading a short one.
@@ -8,12 +8,13 @@ Ids are uuid4 strings made in Python; every timestamp is timezone-aware UTC.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from sqlalchemy import (
     JSON,
     CheckConstraint,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -162,3 +163,31 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    requests_per_minute: Mapped[int | None] = mapped_column(Integer)
+    """Limits of this key; NULL takes the gateway's default, 0 means no limit."""
+    tokens_per_minute: Mapped[int | None] = mapped_column(Integer)
+    concurrent_streams: Mapped[int | None] = mapped_column(Integer)
+    allowed_personas: Mapped[list[str] | None] = mapped_column(JSON)
+    """Slugs of the personas this key may talk to; NULL: every persona it can see."""
+    allowed_models: Mapped[list[str] | None] = mapped_column(JSON)
+    """Upstream models this key may run; NULL: every model."""
+
+
+class KeyUsage(Base):
+    """What a key consumed, summed per UTC day, persona and upstream model.
+
+    One row per combination, updated in place: the table grows with days, not requests.
+    `persona` is the persona's slug at the time ('' for a plain upstream model).
+    """
+
+    __tablename__ = "key_usage"
+
+    key_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    persona: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)

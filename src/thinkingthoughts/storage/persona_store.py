@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thinkingthoughts.storage.clock import utcnow
@@ -29,16 +29,33 @@ async def create_persona(
     return persona
 
 
-async def get_persona(db: AsyncSession, *, ref: str) -> Persona | None:
-    """The persona whose id is `ref`, else the one whose slug is `ref` (one query)."""
+ANY_OWNER = None
+"""As `visible_to`: no restriction (admins see every persona)."""
+
+
+def _visible(visible_to: str | None) -> list[ColumnElement[bool]]:
+    """The WHERE criteria that hide other owners' private personas."""
+    if visible_to is None:
+        return []
+    return [or_(Persona.owner.is_(None), Persona.owner == visible_to)]
+
+
+async def get_persona(
+    db: AsyncSession, *, ref: str, visible_to: str | None = ANY_OWNER
+) -> Persona | None:
+    """The persona whose id is `ref`, else the one whose slug is `ref` (one query);
+    with `visible_to`, only a global one or one of that owner's."""
     id_first = case((Persona.id == ref, 0), else_=1)
-    query = select(Persona).where(or_(Persona.id == ref, Persona.slug == ref))
+    query = select(Persona).where(
+        or_(Persona.id == ref, Persona.slug == ref), *_visible(visible_to)
+    )
     return await db.scalar(query.order_by(id_first).limit(1))
 
 
-async def list_personas(db: AsyncSession) -> list[Persona]:
-    """Every persona, ordered by name (then slug)."""
-    rows = await db.scalars(select(Persona).order_by(Persona.name, Persona.slug))
+async def list_personas(db: AsyncSession, *, visible_to: str | None = ANY_OWNER) -> list[Persona]:
+    """Every persona (or every one `visible_to` may see), ordered by name (then slug)."""
+    query = select(Persona).where(*_visible(visible_to))
+    rows = await db.scalars(query.order_by(Persona.name, Persona.slug))
     return list(rows)
 
 

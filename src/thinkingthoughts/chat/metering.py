@@ -1,0 +1,39 @@
+"""How a turn's consumption is reported to whoever meters the calling key.
+
+The chat services call `observe` where they record a reply (every way a turn ends goes
+through there); what to do with the figures (token limits, usage accounting) is the
+meter's business. `settled_usage` is the pure rule for turns the upstream did not count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+from thinkingthoughts.chat.context import estimate_message_tokens, estimate_tokens
+from thinkingthoughts.chat.turns import MessageStatus
+from thinkingthoughts.upstream.protocol import Usage
+
+
+class TurnMeter(Protocol):
+    def observe(self, *, usage: Usage | None, content: str, status: MessageStatus) -> None:
+        """The reply ended: what the upstream reported (if anything) and what was relayed."""
+
+
+def estimate_prompt_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
+    """A prompt's size before the upstream counts it (content parts counted as text)."""
+    return sum(estimate_message_tokens(str(m.get("content") or "")) for m in messages)
+
+
+def settled_usage(
+    *, reported: Usage | None, content: str, status: MessageStatus, prompt_estimate: int
+) -> Usage:
+    """The usage to account for a turn: the upstream's figures when it gave them; else
+    the prompt estimate (nothing when the upstream failed before a word) and the
+    relayed text's estimate."""
+    if reported is not None:
+        return reported
+    if status == "error" and not content:
+        return Usage(prompt_tokens=0, completion_tokens=0)
+    completion = estimate_tokens(content) if content else 0
+    return Usage(prompt_tokens=prompt_estimate, completion_tokens=completion)

@@ -1,0 +1,103 @@
+"""What a key consumes, per turn: admitted against its limits, charged, accounted for.
+
+A turn is admitted before anything is written (token window, stream slot), charged its
+prompt estimate when the upstream is called (so concurrent turns see each other), and
+settled when it ends: the token window is corrected with the upstream's usage, the
+usage row is updated, the stream slot goes back. `close()` settles, at most once, on
+every path; a slot that is never given back still expires with its lease.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import anyio
+from sqlalchemy.exc import SQLAlchemyError
+
+from thinkingthoughts.chat.metering import settled_usage
+from thinkingthoughts.chat.turns import MessageStatus
+from thinkingthoughts.security.principal import Principal
+from thinkingthoughts.security.rate_limits import RateLimiter, StreamSlot
+from thinkingthoughts.storage import usage_store
+from thinkingthoughts.storage.clock import utcnow
+from thinkingthoughts.storage.database import Database
+from thinkingthoughts.upstream.protocol import Usage
+
+logger = logging.getLogger(__name__)
+
+RAW_MODEL_PERSONA = ""
+"""The usage rows' persona for turns on a plain upstream model."""
+
+
+class Metering:
+    def __init__(self, database: Database, limiter: RateLimiter) -> None:
+        self._database = database
+        self._limiter = limiter
+
+    async def admit(self, principal: Principal, *, estimated_tokens: int) -> KeyMeter:
+        """Refuse with 429 a turn the key's token window or stream slots cannot take."""
+        await self._limiter.check_tokens(principal, estimated_tokens)
+        slot = await self._limiter.open_stream(principal)
+        return KeyMeter(self._database, self._limiter, principal, slot)
+
+
+class KeyMeter:
+    def __init__(
+        self,
+        database: Database,
+        limiter: RateLimiter,
+        principal: Principal,
+        slot: StreamSlot | None,
+    ) -> None:
+        self._database = database
+        self._limiter = limiter
+        self._principal = principal
+        self._slot = slot
+        self._persona: str | None = None
+        self._model: str | None = None
+        self._prompt_estimate = 0
+        self._usage: Usage | None = None
+        self._closed = False
+
+    async def begin(self, *, persona: str | None, model: str, prompt_estimate: int) -> None:
+        """The upstream is about to be called with a prompt of about this size."""
+        self._persona = persona
+        self._model = model
+        self._prompt_estimate = prompt_estimate
+        await self._limiter.charge_tokens(self._principal, prompt_estimate)
+
+    def observe(self, *, usage: Usage | None, content: str, status: MessageStatus) -> None:
+        self._usage = settled_usage(
+            reported=usage, content=content, status=status, prompt_estimate=self._prompt_estimate
+        )
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with anyio.CancelScope(shield=True):
+            if self._slot is not None:
+                await self._slot.release()
+            if self._model is None:
+                return
+            usage = self._usage or Usage(prompt_tokens=0, completion_tokens=0)
+            await self._limiter.charge_tokens(
+                self._principal, usage.total_tokens - self._prompt_estimate
+            )
+            await self._account(self._model, usage)
+
+    async def _account(self, model: str, usage: Usage) -> None:
+        try:
+            async with self._database.session() as db, db.begin():
+                await usage_store.add_usage(
+                    db,
+                    key_id=self._principal.key_id,
+                    day=utcnow().date(),
+                    persona=self._persona or RAW_MODEL_PERSONA,
+                    model=model,
+                    prompt_tokens=usage.prompt_tokens,
+                    completion_tokens=usage.completion_tokens,
+                )
+        except SQLAlchemyError:
+            # The reply is already with the caller; a lost usage row must not fail it.
+            logger.exception("could not record usage for key %s", self._principal.key_id)
