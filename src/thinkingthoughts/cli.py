@@ -14,11 +14,20 @@ from thinkingthoughts.launcher import run_stack, serve_gateway
 from thinkingthoughts.operations import (
     create_api_key,
     describe_key,
+    describe_usage,
     import_legacy_personas,
     with_database,
 )
 from thinkingthoughts.security.api_keys import Scope
-from thinkingthoughts.security.key_management import list_keys, revoke_key, rotate_key
+from thinkingthoughts.security.key_management import (
+    get_key,
+    list_keys,
+    revoke_key,
+    rotate_key,
+    update_key,
+)
+from thinkingthoughts.security.key_policy import POLICY_FIELDS, KeyPolicy, allow_list
+from thinkingthoughts.security.usage_report import UsageReport, read_usage_report
 from thinkingthoughts.settings import Settings, describe_settings_error
 from thinkingthoughts.simulator.config import SimulatorConfig
 from thinkingthoughts.simulator.server import run_simulator
@@ -42,6 +51,8 @@ app.add_typer(db_app, name="db")
 HostOption = Annotated[str | None, typer.Option(help="Interface to listen on.")]
 PortOption = Annotated[int | None, typer.Option(help="Port to listen on.")]
 KeyRef = Annotated[str, typer.Argument(help="The key's id or visible prefix.")]
+LimitOption = Annotated[int | None, typer.Option(min=0, help="0: no limit.")]
+AllowOption = Annotated[list[str] | None, typer.Option(help="Repeat to allow several.")]
 
 
 def load_settings() -> Settings:
@@ -119,15 +130,88 @@ def keys_create(
     expires_in_days: Annotated[
         int | None, typer.Option(min=1, help="Refuse the key after this many days.")
     ] = None,
+    requests_per_minute: LimitOption = None,
+    tokens_per_minute: LimitOption = None,
+    concurrent_streams: LimitOption = None,
+    allow_persona: AllowOption = None,
+    allow_model: AllowOption = None,
 ) -> None:
-    """Create a key and print its secret alone on stdout (it is never shown again)."""
+    """Create a key and print its secret alone on stdout (it is never shown again).
+
+    Limits not given follow the gateway's defaults (TT_KEY_*); without --allow-persona
+    or --allow-model, every persona and model is allowed."""
     settings = load_settings()
+    policy = KeyPolicy(
+        requests_per_minute=requests_per_minute,
+        tokens_per_minute=tokens_per_minute,
+        concurrent_streams=concurrent_streams,
+        allowed_personas=allow_list(allow_persona or None),
+        allowed_models=allow_list(allow_model or None),
+    )
     secret = asyncio.run(
         create_api_key(
-            settings, name=name, scope=scope, owner=owner, expires_in_days=expires_in_days
+            settings,
+            name=name,
+            scope=scope,
+            owner=owner,
+            expires_in_days=expires_in_days,
+            policy=policy,
         )
     )
     typer.echo(secret)
+
+
+@keys_app.command("set")
+def keys_set(
+    ref: KeyRef,
+    name: Annotated[str | None, typer.Option(help="A new name.")] = None,
+    requests_per_minute: LimitOption = None,
+    tokens_per_minute: LimitOption = None,
+    concurrent_streams: LimitOption = None,
+    allow_persona: AllowOption = None,
+    allow_model: AllowOption = None,
+    reset: Annotated[
+        list[str] | None,
+        typer.Option(help="Return a limit or allow-list to the default, e.g. tokens_per_minute."),
+    ] = None,
+) -> None:
+    """Change a key's name, limits or allow-lists; what is not given stays."""
+    settings = load_settings()
+    changes: dict[str, object] = {
+        field: value
+        for field, value in (
+            ("requests_per_minute", requests_per_minute),
+            ("tokens_per_minute", tokens_per_minute),
+            ("concurrent_streams", concurrent_streams),
+            ("allowed_personas", allow_persona or None),
+            ("allowed_models", allow_model or None),
+        )
+        if value is not None
+    }
+    for field in reset or []:
+        if field not in POLICY_FIELDS:
+            typer.echo(f"error: --reset takes one of {', '.join(sorted(POLICY_FIELDS))}", err=True)
+            raise typer.Exit(code=2)
+        changes[field] = None
+    info = run_key_operation(
+        settings, lambda database: update_key(database, ref, name=name, policy=changes)
+    )
+    typer.echo(describe_key(info))
+
+
+@keys_app.command("usage")
+def keys_usage(
+    ref: KeyRef,
+    days: Annotated[int, typer.Option(min=1, max=366, help="How many days back.")] = 30,
+) -> None:
+    """A key's requests and tokens per day, persona and model."""
+    settings = load_settings()
+
+    async def report(database: Database) -> UsageReport:
+        return await read_usage_report(database, await get_key(database, ref), days=days)
+
+    for line in describe_usage(run_key_operation(settings, report)):
+        typer.echo(line)
 
 
 @keys_app.command("list")

@@ -14,6 +14,8 @@ from thinkingthoughts.personas.catalog import load_trait_catalog
 from thinkingthoughts.personas.legacy import legacy_row_to_sheet
 from thinkingthoughts.security.api_keys import Scope
 from thinkingthoughts.security.key_management import KeyInfo, issue_key
+from thinkingthoughts.security.key_policy import KeyPolicy
+from thinkingthoughts.security.usage_report import UsageReport
 from thinkingthoughts.settings import Settings
 from thinkingthoughts.storage import persona_store
 from thinkingthoughts.storage.clock import utcnow
@@ -59,12 +61,18 @@ async def create_api_key(
     scope: Scope,
     owner: str | None = None,
     expires_in_days: int | None = None,
+    policy: KeyPolicy | None = None,
 ) -> str:
     expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
 
     async def create(database: Database) -> str:
         issued = await issue_key(
-            database, name=name, scopes=[scope], owner=owner, expires_at=expires_at
+            database,
+            name=name,
+            scopes=[scope],
+            owner=owner,
+            expires_at=expires_at,
+            policy=policy,
         )
         return issued.secret
 
@@ -76,10 +84,44 @@ def describe_key(info: KeyInfo) -> str:
     state = "active" if info.active_at(utcnow()) else "revoked" if info.revoked_at else "expired"
     used = info.last_used_at.isoformat(timespec="seconds") if info.last_used_at else "never"
     expires = info.expires_at.isoformat(timespec="seconds") if info.expires_at else "never"
-    return (
+    line = (
         f"{info.id}  {info.prefix}  {info.name}  scopes={','.join(info.scopes)}  "
         f"owner={info.owner}  {state}  last_used={used}  expires={expires}"
     )
+    return " ".join([line, *describe_policy(info.policy)])
+
+
+def describe_policy(policy: KeyPolicy) -> list[str]:
+    """The key's own limits and allow-lists, as `name=value` words; defaults say nothing."""
+    words = [
+        f"{name}={value}"
+        for name, value in (
+            ("rpm", policy.requests_per_minute),
+            ("tpm", policy.tokens_per_minute),
+            ("streams", policy.concurrent_streams),
+        )
+        if value is not None
+    ]
+    if policy.allowed_personas is not None:
+        words.append("personas=" + ",".join(policy.allowed_personas))
+    if policy.allowed_models is not None:
+        words.append("models=" + ",".join(policy.allowed_models))
+    return words
+
+
+def describe_usage(report: UsageReport) -> list[str]:
+    """`keys usage`: one line per day, persona and model, then the totals."""
+    lines = [
+        f"{row.day}  {row.persona or '-'}  {row.model}  requests={row.requests}  "
+        f"prompt={row.prompt_tokens}  completion={row.completion_tokens}"
+        for row in report.rows
+    ]
+    totals = report.totals
+    lines.append(
+        f"since {report.since}: requests={totals.requests}  prompt={totals.prompt_tokens}  "
+        f"completion={totals.completion_tokens}  total={totals.total_tokens}"
+    )
+    return lines
 
 
 async def import_legacy_personas(settings: Settings, *, legacy_database_url: str) -> ImportReport:

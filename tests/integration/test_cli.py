@@ -15,7 +15,8 @@ from thinkingthoughts.cli import app
 from thinkingthoughts.security.authenticator import KeyAuthenticator
 from thinkingthoughts.security.principal import Principal
 from thinkingthoughts.settings import SQLITE_FILE_NAME
-from thinkingthoughts.storage import persona_store
+from thinkingthoughts.storage import persona_store, usage_store
+from thinkingthoughts.storage.clock import utcnow
 from thinkingthoughts.storage.database import Database, async_database_url
 
 runner = CliRunner()
@@ -186,3 +187,90 @@ def test_keys_list_revoke_and_rotate(workdir: Path) -> None:
     missing = runner.invoke(app, ["keys", "revoke", "tt_nothing"])
     assert missing.exit_code == 1
     assert "error: no key 'tt_nothing'" in missing.stderr
+
+
+def test_keys_carry_limits_and_allow_lists_from_create_to_set(workdir: Path) -> None:
+    created = runner.invoke(
+        app,
+        [
+            "keys", "create", "--name", "shop", "--requests-per-minute", "60",
+            "--tokens-per-minute", "9000", "--allow-persona", "tutor",
+            "--allow-persona", " seline ", "--allow-persona", "tutor",
+        ],
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    secret = created.stdout.strip()
+    url = f"sqlite+aiosqlite:///{workdir / 'data' / SQLITE_FILE_NAME}"
+    policy = _authenticate(url, secret).policy
+    assert (policy.requests_per_minute, policy.tokens_per_minute) == (60, 9000)
+    assert policy.concurrent_streams is None
+    assert policy.allowed_personas == ("seline", "tutor")
+    assert policy.allowed_models is None
+
+    changed = runner.invoke(
+        app,
+        ["keys", "set", secret[:11], "--concurrent-streams", "2", "--reset", "tokens_per_minute"],
+    )
+    assert changed.exit_code == 0, changed.output
+    assert "rpm=60" in changed.stdout
+    assert "streams=2" in changed.stdout
+    assert "tpm=" not in changed.stdout
+    policy = _authenticate(url, secret).policy
+    assert (policy.requests_per_minute, policy.tokens_per_minute) == (60, None)
+    assert policy.concurrent_streams == 2
+    assert policy.allowed_personas == ("seline", "tutor")
+
+
+def test_keys_set_refuses_an_unknown_reset_and_changes_nothing(workdir: Path) -> None:
+    secret = runner.invoke(
+        app, ["keys", "create", "--name", "n", "--requests-per-minute", "5"]
+    ).stdout.strip()
+    refused = runner.invoke(
+        app, ["keys", "set", secret[:11], "--name", "other", "--reset", "everything"]
+    )
+    assert refused.exit_code == 2
+    assert "--reset takes one of" in refused.stderr
+    url = f"sqlite+aiosqlite:///{workdir / 'data' / SQLITE_FILE_NAME}"
+    principal = _authenticate(url, secret)
+    assert (principal.name, principal.policy.requests_per_minute) == ("n", 5)
+    missing = runner.invoke(app, ["keys", "set", "tt_nothing", "--name", "x"])
+    assert missing.exit_code == 1
+    assert "no key 'tt_nothing'" in missing.stderr
+
+
+def test_keys_usage_of_a_fresh_key_reports_zero(workdir: Path) -> None:
+    secret = runner.invoke(app, ["keys", "create", "--name", "quiet"]).stdout.strip()
+    report = runner.invoke(app, ["keys", "usage", secret[:11], "--days", "7"])
+    assert report.exit_code == 0, report.output
+    [totals] = report.stdout.splitlines()
+    assert totals.startswith("since ")
+    assert "requests=0" in totals
+    assert "total=0" in totals
+
+
+def test_keys_usage_prints_one_line_per_day_persona_and_model(workdir: Path) -> None:
+    secret = runner.invoke(app, ["keys", "create", "--name", "busy"]).stdout.strip()
+    url = f"sqlite+aiosqlite:///{workdir / 'data' / SQLITE_FILE_NAME}"
+    key_id = _authenticate(url, secret).key_id
+
+    async def spend(database: Database) -> None:
+        async with database.session() as db, db.begin():
+            for persona, prompt in (("tutor", 10), ("tutor", 5), ("", 7)):
+                await usage_store.add_usage(
+                    db,
+                    key_id=key_id,
+                    day=utcnow().date(),
+                    persona=persona,
+                    model="sim",
+                    prompt_tokens=prompt,
+                    completion_tokens=3,
+                )
+
+    on_database(url, spend)
+    report = runner.invoke(app, ["keys", "usage", secret[:11]])
+    assert report.exit_code == 0, report.output
+    lines = report.stdout.splitlines()
+    assert len(lines) == 3
+    assert "  -  sim  requests=1  prompt=7  completion=3" in lines[0]
+    assert "  tutor  sim  requests=2  prompt=15  completion=6" in lines[1]
+    assert lines[2].endswith("requests=3  prompt=22  completion=9  total=31")

@@ -138,8 +138,7 @@ async def read_key_usage(
 ) -> UsageReport:
     """Requests and tokens per UTC day, persona and model, over the last `days` days."""
     info = await _readable_key(resources, principal, ref)
-    since = utcnow().date() - timedelta(days=days - 1)
-    return await read_usage_report(resources.database, info, since=since)
+    return await read_usage_report(resources.database, info, days=days)
 
 
 @router.patch("/{ref}")

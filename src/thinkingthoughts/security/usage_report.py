@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel
 
 from thinkingthoughts.security.key_management import KeyInfo
 from thinkingthoughts.storage import usage_store
+from thinkingthoughts.storage.clock import utcnow
 from thinkingthoughts.storage.database import Database
 from thinkingthoughts.storage.models import KeyUsage
 
@@ -58,7 +59,13 @@ def usage_totals(rows: list[UsageRow]) -> UsageFigures:
     )
 
 
-async def read_usage_report(database: Database, key: KeyInfo, *, since: date) -> UsageReport:
+def first_day(days: int) -> date:
+    """The first UTC day of a report covering the last `days` days, today included."""
+    return utcnow().date() - timedelta(days=days - 1)
+
+
+async def read_usage_report(database: Database, key: KeyInfo, *, days: int) -> UsageReport:
+    since = first_day(days)
     async with database.session() as db:
         rows = [usage_row(r) for r in await usage_store.read_usage(db, key_id=key.id, since=since)]
     return UsageReport(
