@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import signal
 import socket
 import subprocess
@@ -9,8 +10,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from typing import Any
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 
 from thinkingthoughts.app import create_app
 from thinkingthoughts.settings import Settings
@@ -39,9 +42,21 @@ def serve_gateway(
         host=host,
         port=port,
         log_level=settings.log_level,
+        log_config=gateway_log_config(settings.log_level),
         access_log=False,
         timeout_graceful_shutdown=5,
     )
+
+
+def gateway_log_config(level: str) -> dict[str, Any]:
+    """Uvicorn's logging, with the gateway's own loggers at the configured level."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["thinkingthoughts"] = {
+        "handlers": ["default"],
+        "level": level.upper(),
+        "propagate": False,
+    }
+    return config
 
 
 def run_stack(settings: Settings, *, host: str, port: int) -> int:

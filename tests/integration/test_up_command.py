@@ -7,29 +7,21 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.integration.conftest import SimulatorFactory
+from tests.integration.gateway_processes import free_port, wait_until_ready
 from thinkingthoughts.launcher import start_simulator
-
-START_TIMEOUT = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "term"])
 def test_up_serves_persona_chat_on_the_simulator_and_stops_cleanly(
     tmp_path: Path, stop_signal: signal.Signals
 ) -> None:
-    gateway_port, simulator_port = _free_port(), _free_port()
+    gateway_port, simulator_port = free_port(), free_port()
     environment = {
         key: value
         for key, value in os.environ.items()
@@ -50,16 +42,7 @@ def test_up_serves_persona_chat_on_the_simulator_and_stops_cleanly(
     )
     base = f"http://127.0.0.1:{gateway_port}"
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            try:
-                if httpx.get(base + "/health/ready").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, "the gateway exited during start"
-            assert time.monotonic() < deadline, "the gateway did not become ready"
-            time.sleep(0.2)
+        wait_until_ready(base, process)
         key = (tmp_path / "data" / "admin.key").read_text().strip()
         reply = httpx.post(
             base + "/api/chat", json={"message": "hello there"}, headers={"x-api-key": key}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
@@ -14,6 +15,8 @@ from thinkingthoughts.resources import GatewayResources
 from thinkingthoughts.security.api_keys import Scope
 from thinkingthoughts.security.authenticator import extract_secret
 from thinkingthoughts.security.principal import Principal
+
+logger = logging.getLogger(__name__)
 
 
 def get_resources(request: Request) -> GatewayResources:
@@ -46,9 +49,12 @@ async def get_principal(
     secret = extract_secret(api_key_header=x_api_key, authorization=authorization)
     try:
         principal = await resources.authenticator.authenticate(secret)
-    except AuthenticationError:
+    except AuthenticationError as refused:
+        # The secret itself is never logged, not even a wrong one.
+        logger.info("authentication refused from %s: %s", address, refused.code)
         await limiter.count_auth_failure(address)
         raise
+    logger.debug("key %s (%s) authenticated from %s", principal.key_id, principal.name, address)
     status = await limiter.hit_key(principal)
     if status is not None:
         set_rate_limit_headers(request, status.headers())
