@@ -120,6 +120,7 @@ class HeaderWithholdingUpstream(ThreadedAiohttpServer):
 class ThreadedSimulator(ThreadedAiohttpServer):
     def __init__(self, config: SimulatorConfig) -> None:
         super().__init__(create_simulator_app(config))
+        self.config = config
 
     def recorded_requests(self) -> list[dict[str, Any]]:
         response = httpx.get(self.root_url + "/_sim/requests")

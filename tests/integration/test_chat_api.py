@@ -201,3 +201,60 @@ def test_history_the_estimate_undercounts_is_trimmed_by_the_exact_count(
     assert 2 <= len(sent) < 1 + len(history)
     assert sent[-1]["content"] == noisy
     assert response.json()["usage"]["prompt_tokens"] <= exact_all - 1
+
+
+def test_regenerate_answers_the_last_message_again_in_place(
+    admin: httpx.Client, simulator: ThreadedSimulator
+) -> None:
+    first = admin.post("/api/chat", json={"message": "Name a colour"}).json()
+    session_id = first["session_id"]
+
+    again = admin.post("/api/chat", json={"session_id": session_id, "regenerate": True})
+
+    assert again.status_code == 200, again.text
+    assert again.json()["message_id"] != first["message_id"]
+    assert 'You said: "Name a colour"' in again.json()["assistant"]
+    messages = admin.get(f"/api/sessions/{session_id}").json()["messages"]
+    assert [(m["role"], m["id"]) for m in messages][1:] == [
+        ("user", messages[1]["id"]),
+        ("assistant", again.json()["message_id"]),
+    ]
+    assert simulator.recorded_requests()[-1]["messages"][-1] == {
+        "role": "user",
+        "content": "Name a colour",
+    }
+
+
+def test_regenerate_streams_and_refuses_what_it_cannot_do(admin: httpx.Client) -> None:
+    session_id = admin.post("/api/chat", json={"message": "Hello"}).json()["session_id"]
+    with admin.stream(
+        "POST", "/api/chat", json={"session_id": session_id, "regenerate": True, "stream": True}
+    ) as streamed:
+        body = streamed.read().decode()
+    assert streamed.status_code == 200
+    assert "event: done" in body
+    assert admin.get(f"/api/sessions/{session_id}").json()["message_count"] == 3
+
+    for bad in (
+        {"regenerate": True},
+        {"regenerate": True, "session_id": session_id, "message": "extra"},
+    ):
+        assert admin.post("/api/chat", json=bad).status_code == 422
+    missing = admin.post("/api/chat", json={"regenerate": True, "session_id": "nope"})
+    assert missing.status_code == 404
+    assert admin.get(f"/api/sessions/{session_id}").json()["message_count"] == 3
+
+
+def test_a_named_upstream_model_is_used_and_an_unknown_one_refused(
+    admin: httpx.Client, simulator: ThreadedSimulator
+) -> None:
+    served = simulator.config.model
+    answer = admin.post("/api/chat", json={"message": "hi", "model": served})
+    assert answer.status_code == 200
+    assert answer.json()["model"] == served
+
+    sessions_before = admin.get("/api/sessions").json()["total"]
+    refused = admin.post("/api/chat", json={"message": "hi", "model": "no-such-model"})
+    assert refused.status_code == 404
+    assert refused.json()["error"]["code"] == "model_not_found"
+    assert admin.get("/api/sessions").json()["total"] == sessions_before

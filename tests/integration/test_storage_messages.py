@@ -216,3 +216,39 @@ async def test_deleting_a_session_deletes_its_messages(database: Database) -> No
     async with database.session() as db:
         assert await message_store.count_messages(db, session_id=doomed) == 0
         assert await message_store.count_messages(db, session_id=kept) == 1
+
+
+async def test_dropping_replies_keeps_everything_up_to_the_last_user_message(
+    database: Database,
+) -> None:
+    session_id = await _new_session(database)
+    for content in ("hi", "u1", "a1", "u2", "a2", "a2 bis"):  # u…: the user's
+        await _append(database, session_id, content)
+
+    async with database.session() as db, db.begin():
+        session = await session_store.get_session(db, session_id=session_id, owner="alice")
+        assert session is not None
+        dropped = await message_store.drop_replies_after_last_user(db, session=session)
+
+    assert dropped == 2
+    async with database.session() as db:
+        kept = await message_store.list_messages(db, session_id=session_id, limit=10)
+        session = await session_store.get_session(db, session_id=session_id, owner="alice")
+    assert [m.content for m in kept] == ["hi", "u1", "a1", "u2"]
+    assert session is not None
+    assert session.message_count == 4
+    # The next message continues the numbering: seqs are never reused.
+    assert await _append(database, session_id, "a2 again") == 7
+
+
+async def test_dropping_replies_of_a_session_without_user_messages_drops_nothing(
+    database: Database,
+) -> None:
+    session_id = await _new_session(database)
+    await _append(database, session_id, "greeting")
+    async with database.session() as db, db.begin():
+        session = await session_store.get_session(db, session_id=session_id, owner="alice")
+        assert session is not None
+        assert await message_store.drop_replies_after_last_user(db, session=session) is None
+    async with database.session() as db:
+        assert await message_store.count_messages(db, session_id=session_id) == 1

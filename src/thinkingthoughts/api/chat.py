@@ -98,6 +98,8 @@ def turn_request(body: ChatRequest, principal: Principal, settings: Settings) ->
         sampling=sampling,
         policy=principal.policy,
         sees_every_persona=principal.persona_owner is None,
+        model=body.model,
+        regenerate=body.regenerate,
     )
 
 

@@ -32,9 +32,18 @@ class ChatRequest(BaseModel):
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
     max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
+    model: str | None = Field(default=None, min_length=1, max_length=200)
+    regenerate: bool = False
+    """With `session_id` and no message: answer the last user message again."""
 
     @model_validator(mode="after")
     def _one_way_to_send_messages(self) -> Self:
+        if self.regenerate:
+            if self.session_id is None:
+                raise ValueError("'regenerate' needs the 'session_id' of the conversation")
+            if self.message is not None or self.messages is not None or self.history:
+                raise ValueError("'regenerate' answers the last message again; send none")
+            return self
         if (self.message is None) == (self.messages is None):
             raise ValueError("send either 'message' (a string) or 'messages' (a list)")
         if self.history is not None and self.message is None:

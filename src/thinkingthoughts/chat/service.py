@@ -76,7 +76,7 @@ class ChatService:
         Everything that can refuse the request (unknown session or persona, bad traits,
         a message too long for the model) happens before anything is written.
         """
-        model = await self._models.resolve()
+        model = await self._models.resolve_named(request.model)
         max_tokens = request.max_tokens or self._default_max_tokens
         if max_tokens >= model.max_model_len:
             raise InvalidRequestError(
@@ -101,7 +101,11 @@ class ChatService:
             requested = {**stored_traits, **request.traits}
             levels = self._personas.trait_levels(persona, requested)
             system_prompt = self._personas.system_prompt(persona, levels)
-            await self._require_newest_fits(system_prompt, request.messages[-1], budget, model)
+            if request.regenerate:
+                assert session is not None  # the API requires a session to regenerate
+                await _drop_last_replies(db, session)
+            else:
+                await self._require_newest_fits(system_prompt, request.messages[-1], budget, model)
 
             session_id: str | None = None
             if request.stateless:
@@ -297,6 +301,14 @@ class ChatService:
             history_sent=len(upstream_messages) - 1,
             prompt_estimate=estimate_prompt_tokens(upstream_messages),
             meter=request.meter,
+        )
+
+
+async def _drop_last_replies(db: AsyncSession, session: ChatSession) -> None:
+    if await message_store.drop_replies_after_last_user(db, session=session) is None:
+        raise InvalidRequestError(
+            "this conversation has no message of yours to answer again",
+            code="nothing_to_regenerate",
         )
 
 

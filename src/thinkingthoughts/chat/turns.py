@@ -54,6 +54,10 @@ class TurnRequest:
     sees_every_persona: bool = False
     """An admin's turn may use any persona; others only global ones and their own."""
     meter: TurnMeter | None = None
+    model: str | None = None
+    """An upstream model by name; None: the configured one."""
+    regenerate: bool = False
+    """Answer the session's last user message again, replacing the replies it had."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ from thinkingthoughts.storage import message_store, session_store
 from thinkingthoughts.storage.database import Database
 from thinkingthoughts.storage.models import ChatSession
 from thinkingthoughts.upstream.client import UpstreamClient
-from thinkingthoughts.upstream.models import ModelResolver
+from thinkingthoughts.upstream.models import ModelResolver, model_not_found
 from thinkingthoughts.upstream.protocol import completion_tool_calls
 
 NEW_SESSION = "new"
@@ -156,7 +156,7 @@ class OpenAIChatService:
                     raise InvalidRequestError(
                         "'traits' apply to persona models (persona:<slug>)", code="invalid_traits"
                     )
-                upstream_model = await self._served_model(request.model, resolved.name)
+                upstream_model = (await self._models.resolve_named(request.model)).name
             require_allowed(
                 policy, persona_slug=persona.slug if persona else None, model=upstream_model
             )
@@ -245,13 +245,6 @@ class OpenAIChatService:
         except NotFoundError as exc:
             raise model_not_found(model) from exc
 
-    async def _served_model(self, model: str, configured: str) -> str:
-        if model == configured:
-            return model
-        if model in {m.id for m in await self._upstream.list_models()}:
-            return model
-        raise model_not_found(model)
-
     async def _existing_session(
         self, db: AsyncSession, owner: str, session_ref: str | None, client_ref: str | None
     ) -> str | None:
@@ -322,10 +315,6 @@ class OpenAIChatService:
             if found is None:
                 raise
             return found
-
-
-def model_not_found(model: str) -> NotFoundError:
-    return NotFoundError(f"The model `{model}` does not exist.", code="model_not_found")
 
 
 def new_user_texts(messages: Sequence[ChatMessage]) -> list[str]:

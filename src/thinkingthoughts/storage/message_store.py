@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -108,6 +108,28 @@ async def list_messages(
         .offset(offset)
     )
     return list(rows)
+
+
+async def drop_replies_after_last_user(db: AsyncSession, *, session: ChatSession) -> int | None:
+    """Delete what follows the session's last user message (the replies to it), so that
+    message can be answered anew. Returns how many went; None when the session has no
+    user message at all (nothing is deleted then)."""
+    last_user = await db.scalar(
+        select(func.max(Message.seq)).where(
+            Message.session_id == session.id, Message.role == "user"
+        )
+    )
+    if last_user is None:
+        return None
+    result = await db.execute(
+        delete(Message).where(Message.session_id == session.id, Message.seq > last_user),
+        execution_options={"synchronize_session": False},
+    )
+    dropped = int(getattr(result, "rowcount", 0) or 0)
+    session.message_count = session.message_count - dropped
+    session.updated_at = utcnow()
+    await db.flush()
+    return dropped
 
 
 async def count_messages(db: AsyncSession, *, session_id: str) -> int:

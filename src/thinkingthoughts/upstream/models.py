@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from thinkingthoughts.errors import UpstreamError
+from thinkingthoughts.errors import NotFoundError, UpstreamError
 from thinkingthoughts.upstream.client import UpstreamClient
 
 DEFAULT_MAX_MODEL_LEN = 8192
 """Assumed when neither the settings nor the upstream say; an overflow still maps to 413."""
+
+
+def model_not_found(model: str) -> NotFoundError:
+    return NotFoundError(f"The model `{model}` does not exist.", code="model_not_found")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +52,17 @@ class ModelResolver:
             if final:
                 self._resolved = resolved
             return resolved
+
+    async def resolve_named(self, name: str | None) -> ResolvedModel:
+        """The configured model for None (or its own name); else a model the upstream
+        lists, with its context length, or 404 `model_not_found`."""
+        configured = await self.resolve()
+        if name is None or name == configured.name:
+            return configured
+        listed = next((m for m in await self._client.list_models() if m.id == name), None)
+        if listed is None:
+            raise model_not_found(name)
+        return ResolvedModel(name, listed.max_model_len or configured.max_model_len)
 
     async def _discover(self) -> tuple[ResolvedModel, bool]:
         """The model, and whether that answer is final (not a fallback to retry later)."""
