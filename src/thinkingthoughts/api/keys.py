@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt, StringConstraints
 
 from thinkingthoughts.api.deps import AdminPrincipal, ReadPrincipal, Resources
 from thinkingthoughts.errors import NotFoundError
@@ -34,10 +34,12 @@ from thinkingthoughts.storage.clock import utcnow
 SELF = "me"
 """The key ref that names the calling key itself."""
 
-LimitValue = Annotated[int | None, Field(ge=0, le=100_000_000)]
-"""A per-key limit: null takes the gateway's default, 0 means no limit."""
+LimitValue = Annotated[StrictInt | None, Field(ge=0, le=100_000_000)]
+"""A per-key limit: null takes the gateway's default, 0 means no limit (never `false`)."""
 AllowList = Annotated[
-    list[Annotated[str, Field(min_length=1, max_length=200)]] | None, Field(max_length=200)
+    list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]]
+    | None,
+    Field(max_length=200),
 ]
 """Persona slugs or model names the key may use; null allows every one."""
 

@@ -11,11 +11,15 @@ from typing import Any
 
 from fastapi import APIRouter, Body, status
 from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from thinkingthoughts.api.deps import ChatPrincipal, DbSession, ReadPrincipal, Resources
 from thinkingthoughts.chat.context import estimate_tokens
+from thinkingthoughts.errors import NotFoundError
 from thinkingthoughts.personas.registry import PersonaRecord
 from thinkingthoughts.personas.sheet import PersonaSheet
+from thinkingthoughts.resources import GatewayResources
+from thinkingthoughts.security.principal import Principal
 
 router = APIRouter(prefix="/api/personas", tags=["personas"])
 
@@ -43,6 +47,16 @@ class PreviewOut(BaseModel):
     estimated_tokens: int
 
 
+async def _allowed_persona(
+    resources: GatewayResources, principal: Principal, db: AsyncSession, ref: str
+) -> PersonaRecord:
+    """A persona the key can see and may use; any other answers 404, as a missing one."""
+    record = await resources.personas.get(db, ref, visible_to=principal.persona_owner)
+    if not principal.policy.allows_persona(record.slug):
+        raise NotFoundError(f"no persona '{ref}'", code="persona_not_found")
+    return record
+
+
 def persona_out(record: PersonaRecord) -> PersonaOut:
     return PersonaOut(
         **record.sheet.model_dump(),
@@ -68,7 +82,7 @@ async def list_personas(
 async def read_persona(
     ref: str, principal: ReadPrincipal, resources: Resources, db: DbSession
 ) -> PersonaOut:
-    return persona_out(await resources.personas.get(db, ref, visible_to=principal.persona_owner))
+    return persona_out(await _allowed_persona(resources, principal, db, ref))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -122,7 +136,7 @@ async def preview_prompt(
     db: DbSession,
     body: PreviewRequest | None = Body(default=None),
 ) -> PreviewOut:
-    persona = await resources.personas.get(db, ref, visible_to=principal.persona_owner)
+    persona = await _allowed_persona(resources, principal, db, ref)
     levels = resources.personas.trait_levels(persona, body.traits if body else {})
     prompt = resources.personas.system_prompt(persona, levels)
     return PreviewOut(

@@ -21,8 +21,21 @@ class TurnMeter(Protocol):
 
 
 def estimate_prompt_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
-    """A prompt's size before the upstream counts it (content parts counted as text)."""
-    return sum(estimate_message_tokens(str(m.get("content") or "")) for m in messages)
+    """A prompt's size before the upstream counts it: the text of each message (of its
+    text parts, for OpenAI's content parts; an image's data is not text)."""
+    return sum(estimate_message_tokens(message_text(m.get("content"))) for m in messages)
+
+
+def message_text(content: object) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            str(part.get("text") or "")
+            for part in content
+            if isinstance(part, dict) and part.get("type") == "text"
+        )
+    return ""
 
 
 def settled_usage(

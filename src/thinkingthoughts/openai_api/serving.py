@@ -230,11 +230,13 @@ class OpenAIChatService:
             for m in upstream
             if policy.allows_model(m.id)
         ]
-        cards += [
-            ModelCard(id=PERSONA_MODEL_PREFIX + p.slug, created=created, owned_by=OWNED_BY)
-            for p in await self._personas.list(db, visible_to=visible_to)
-            if policy.allows_persona(p.slug)
-        ]
+        # Persona models run on the configured model: none is usable without it.
+        if policy.allows_model((await self._models.resolve()).name):
+            cards += [
+                ModelCard(id=PERSONA_MODEL_PREFIX + p.slug, created=created, owned_by=OWNED_BY)
+                for p in await self._personas.list(db, visible_to=visible_to)
+                if policy.allows_persona(p.slug)
+            ]
         return cards
 
     async def _persona_model(
