@@ -1,10 +1,13 @@
 """What a key consumes, per turn: admitted against its limits, charged, accounted for.
 
-A turn is admitted before anything is written (token window, stream slot), charged its
-prompt estimate when the upstream is called (so concurrent turns see each other), and
-settled when it ends: the token window is corrected with the upstream's usage, the
-usage row is updated, the stream slot goes back. `close()` settles, at most once, on
-every path; a slot that is never given back still expires with its lease.
+A turn is admitted before anything is written (the token window must fit the estimate of
+its new messages; a stream slot is free), charged that estimate when the upstream is
+called (so concurrent turns see each other), and settled when it ends: the token window
+is charged the rest of the upstream's reported usage, the usage row is updated, the
+stream slot goes back. The estimate charged up front is the new messages only, never the
+whole prompt: the window can take more afterwards but nothing back (a sliding-window
+counter has no refund), and the new messages never outweigh the whole turn. `close()`
+settles, at most once, on every path; a slot never given back expires with its lease.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ class Metering:
         """Refuse with 429 a turn the key's token window or stream slots cannot take."""
         await self._limiter.check_tokens(principal, estimated_tokens)
         slot = await self._limiter.open_stream(principal)
-        return KeyMeter(self._database, self._limiter, principal, slot)
+        return KeyMeter(self._database, self._limiter, principal, slot, estimated_tokens)
 
 
 class KeyMeter:
@@ -48,6 +51,7 @@ class KeyMeter:
         limiter: RateLimiter,
         principal: Principal,
         slot: StreamSlot | None,
+        admitted_tokens: int = 0,
     ) -> None:
         self._database = database
         self._limiter = limiter
@@ -56,15 +60,17 @@ class KeyMeter:
         self._persona: str | None = None
         self._model: str | None = None
         self._prompt_estimate = 0
+        self._charged = max(0, admitted_tokens)
         self._usage: Usage | None = None
         self._closed = False
 
     async def begin(self, *, persona: str | None, model: str, prompt_estimate: int) -> None:
-        """The upstream is about to be called with a prompt of about this size."""
+        """The upstream is about to be called with a prompt of about this size; the
+        admitted estimate is charged now."""
         self._persona = persona
         self._model = model
         self._prompt_estimate = prompt_estimate
-        await self._limiter.charge_tokens(self._principal, prompt_estimate)
+        await self._limiter.charge_tokens(self._principal, self._charged)
 
     def observe(self, *, usage: Usage | None, content: str, status: MessageStatus) -> None:
         self._usage = settled_usage(
@@ -81,9 +87,7 @@ class KeyMeter:
             if self._model is None:
                 return
             usage = self._usage or Usage(prompt_tokens=0, completion_tokens=0)
-            await self._limiter.charge_tokens(
-                self._principal, usage.total_tokens - self._prompt_estimate
-            )
+            await self._limiter.charge_tokens(self._principal, usage.total_tokens - self._charged)
             await self._account(self._model, usage)
 
     async def _account(self, model: str, usage: Usage) -> None:

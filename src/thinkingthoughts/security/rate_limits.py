@@ -141,10 +141,12 @@ class RateLimiter:
             return None
         identity = principal.key_id
         allowed = await self._guard.run(self._requests.hit(item, KEY_NAMESPACE, identity))
+        if allowed is None:  # the storage failed open: no second try for the headers
+            return None
         stats = await self._guard.run(
             self._requests.get_window_stats(item, KEY_NAMESPACE, identity)
         )
-        if allowed is None or stats is None:
+        if stats is None:
             return None
         if not allowed:
             raise _refused(item, stats.reset_time, "requests per minute", "requests")
@@ -203,7 +205,8 @@ class RateLimiter:
         if not taken:
             RATE_LIMITED.labels(limit="streams").inc()
             raise RateLimitedError(
-                f"limit of {limit} concurrent streams reached; retry when one ends",
+                f"limit of {limit} concurrent streams (replies in progress) reached; "
+                "retry when one ends",
                 retry_after=STREAM_RETRY_AFTER,
                 headers=RateLimitStatus(limit, 0, STREAM_RETRY_AFTER).headers(),
             )

@@ -27,7 +27,10 @@ if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
 end
 local ttl_ms = tonumber(ARGV[2])
 redis.call('ZADD', KEYS[1], now_ms + ttl_ms, ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ttl_ms)
+-- The set lives as long as its longest lease: a shorter one never cuts a longer one.
+if redis.call('PTTL', KEYS[1]) < ttl_ms then
+  redis.call('PEXPIRE', KEYS[1], ttl_ms)
+end
 return 1
 """
 
