@@ -10,7 +10,7 @@ import typer
 from pydantic import ValidationError
 
 from thinkingthoughts.errors import GatewayError
-from thinkingthoughts.launcher import run_stack, serve_gateway
+from thinkingthoughts.launcher import run_stack, run_ui, serve_gateway
 from thinkingthoughts.operations import (
     create_api_key,
     describe_key,
@@ -79,11 +79,29 @@ def serve(host: HostOption = None, port: PortOption = None) -> None:
 
 
 @app.command()
-def up(host: HostOption = None, port: PortOption = None) -> None:
-    """Run the gateway, with the bundled simulator when no LLM_BASE_URL is set."""
+def up(
+    host: HostOption = None,
+    port: PortOption = None,
+    ui: Annotated[bool, typer.Option(help="Start the chat UI too (port TT_UI_PORT).")] = True,
+) -> None:
+    """Run the gateway and the chat UI, with the bundled simulator when no LLM_BASE_URL
+    is set; Ctrl-C stops them all."""
     settings = load_settings()
-    code = run_stack(settings, host=host or settings.host, port=port or settings.port)
+    code = run_stack(settings, host=host or settings.host, port=port or settings.port, with_ui=ui)
     raise typer.Exit(code=code)
+
+
+@app.command("ui")
+def ui_page(
+    host: HostOption = None,
+    gateway_url: Annotated[
+        str | None,
+        typer.Option(help="The gateway's URL (default: STREAMLIT_BACKEND_API_URL, else TT_PORT)."),
+    ] = None,
+) -> None:
+    """Run the chat UI alone (Streamlit, port TT_UI_PORT), against a running gateway."""
+    settings = load_settings()
+    raise typer.Exit(code=run_ui(settings, host=host or settings.host, gateway_url=gateway_url))
 
 
 @app.command()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
+import os
 import signal
 import socket
 import subprocess
@@ -10,6 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -17,6 +20,9 @@ from uvicorn.config import LOGGING_CONFIG
 
 from thinkingthoughts.app import create_app
 from thinkingthoughts.settings import Settings
+
+UI_SCRIPT = Path(__file__).with_name("ui") / "app.py"
+UI_START_TIMEOUT = 30.0
 
 SIMULATOR_START_TIMEOUT = 30.0
 
@@ -59,39 +65,138 @@ def gateway_log_config(level: str) -> dict[str, Any]:
     return config
 
 
-def run_stack(settings: Settings, *, host: str, port: int) -> int:
-    """Run the gateway; start the simulator first when no inference server is configured."""
-    if settings.llm_base_url is not None:
-        serve_gateway(settings, host=host, port=port)
-        return 0
-    simulator = start_simulator(settings.simulator_port)
-    if simulator is None:
-        print(
-            f"error: the simulator could not start on port {settings.simulator_port}; "
-            "is the port in use? Set TT_SIMULATOR_PORT to another one.",
-            file=sys.stderr,
-        )
-        return 1
-    print(SIMULATOR_BANNER.format(port=settings.simulator_port), flush=True)
+def run_stack(settings: Settings, *, host: str, port: int, with_ui: bool = True) -> int:
+    """Run the gateway, the chat UI beside it, and the simulator first when no inference
+    server is configured; Ctrl-C (or SIGTERM) stops all of them."""
+    children: list[subprocess.Popen[bytes]] = []
     # uvicorn replays SIGTERM after its graceful shutdown; turned into an exception here,
-    # it lets the `finally` below stop the simulator (as `docker stop` or systemd expect).
+    # it lets the `finally` below stop the children (as `docker stop` or systemd expect).
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        serve_gateway(
-            settings,
-            host=host,
-            port=port,
-            upstream_base_url=f"http://127.0.0.1:{settings.simulator_port}/v1",
+        upstream_base_url = None
+        if settings.llm_base_url is None:
+            simulator = start_simulator(settings.simulator_port)
+            if simulator is None:
+                print(
+                    f"error: the simulator could not start on port {settings.simulator_port}; "
+                    "is the port in use? Set TT_SIMULATOR_PORT to another one.",
+                    file=sys.stderr,
+                )
+                return 1
+            children.append(simulator)
+            print(SIMULATOR_BANNER.format(port=settings.simulator_port), flush=True)
+            upstream_base_url = f"http://127.0.0.1:{settings.simulator_port}/v1"
+        gateway_url = f"http://{_reachable(host)}:{port}"
+        ui = start_ui(settings, gateway_url=gateway_url, host=host) if with_ui else None
+        if ui is not None:
+            children.append(ui)
+        print(
+            stack_banner(
+                gateway_url=gateway_url,
+                ui_url=f"http://{_reachable(host)}:{settings.ui_port}" if ui else None,
+                simulator_url=upstream_base_url,
+            ),
+            flush=True,
         )
+        serve_gateway(settings, host=host, port=port, upstream_base_url=upstream_base_url)
     except KeyboardInterrupt:
         pass  # uvicorn re-raises Ctrl-C after its graceful shutdown
     finally:
-        simulator.terminate()
-        try:
-            simulator.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            simulator.kill()
+        for child in reversed(children):
+            stop_child(child)
     return 0
+
+
+def stack_banner(*, gateway_url: str, ui_url: str | None, simulator_url: str | None) -> str:
+    lines = ["", f"  Gateway:    {gateway_url}  (API, /health, /metrics)"]
+    lines.append(f"  Chat UI:    {ui_url}" if ui_url else "  Chat UI:    not started")
+    if simulator_url:
+        lines.append(f"  Simulator:  {simulator_url}  (simulated replies, no model)")
+    lines.append("  Ctrl-C stops everything.\n")
+    return "\n".join(lines)
+
+
+def stop_child(child: subprocess.Popen[bytes]) -> None:
+    if child.poll() is not None:
+        return
+    child.terminate()
+    try:
+        child.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
+def _reachable(host: str) -> str:
+    """The address to give clients for a listening host (all interfaces: loopback)."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+
+
+def ui_command(settings: Settings, *, host: str) -> list[str]:
+    """`streamlit run` of the chat page, on the configured port, without telemetry."""
+    return [
+        sys.executable, "-m", "streamlit", "run", str(UI_SCRIPT),
+        "--server.port", str(settings.ui_port),
+        "--server.address", host,
+        "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "minimal",
+    ]  # fmt: skip
+
+
+def ui_environment(settings: Settings, *, gateway_url: str) -> dict[str, str]:
+    """The page's settings: where the gateway is and where its first-start key lies."""
+    return {
+        **os.environ,
+        "STREAMLIT_BACKEND_API_URL": gateway_url,
+        "TT_DATA_DIR": str(settings.data_dir.resolve()),
+    }
+
+
+def start_ui(settings: Settings, *, gateway_url: str, host: str) -> subprocess.Popen[bytes] | None:
+    """Start the chat UI and wait until it answers; None (with the reason printed) when
+    the `ui` extra is not installed or the port is taken: the gateway runs on without it."""
+    if importlib.util.find_spec("streamlit") is None:
+        print(
+            "note: the chat UI needs its extra: pip install 'thinkingthoughts[ui]'",
+            file=sys.stderr,
+        )
+        return None
+    if not port_is_free(settings.ui_port):
+        print(
+            f"note: port {settings.ui_port} is in use, the chat UI was not started "
+            "(set TT_UI_PORT to another one)",
+            file=sys.stderr,
+        )
+        return None
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and script
+        ui_command(settings, host=host), env=ui_environment(settings, gateway_url=gateway_url)
+    )
+    health = f"http://{_reachable(host)}:{settings.ui_port}/_stcore/health"
+    deadline = time.monotonic() + UI_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return None
+        if _healthy(health):
+            return process
+        time.sleep(0.2)
+    stop_child(process)
+    return None
+
+
+def run_ui(settings: Settings, *, host: str, gateway_url: str | None) -> int:
+    """`thinkingthoughts ui`: the chat page alone, in the foreground."""
+    url = (
+        gateway_url
+        or os.environ.get("STREAMLIT_BACKEND_API_URL")
+        or (f"http://{_reachable(settings.host)}:{settings.port}")
+    )
+    try:
+        return subprocess.call(  # noqa: S603 - our own interpreter and script
+            ui_command(settings, host=host), env=ui_environment(settings, gateway_url=url)
+        )
+    except KeyboardInterrupt:
+        return 0
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:

@@ -23,15 +23,22 @@ def free_port() -> int:
 
 
 def wait_until_ready(base_url: str, process: subprocess.Popen[str]) -> None:
+    wait_until_answering(base_url + "/health/ready", process, "the gateway")
+
+
+def wait_until_answering(
+    url: str, process: subprocess.Popen[str] | subprocess.Popen[bytes], what: str
+) -> None:
+    """Poll `url` until it answers 200; fail if `process` exits or takes too long."""
     deadline = time.monotonic() + START_TIMEOUT
     while True:
         try:
-            if httpx.get(base_url + "/health/ready").status_code == 200:
+            if httpx.get(url).status_code == 200:
                 return
         except httpx.TransportError:
             pass
-        assert process.poll() is None, "the gateway exited during start"
-        assert time.monotonic() < deadline, "the gateway did not become ready"
+        assert process.poll() is None, f"{what} exited during start"
+        assert time.monotonic() < deadline, f"{what} did not become ready"
         time.sleep(0.2)
 
 

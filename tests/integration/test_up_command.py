@@ -21,7 +21,7 @@ from thinkingthoughts.launcher import start_simulator
 def test_up_serves_persona_chat_on_the_simulator_and_stops_cleanly(
     tmp_path: Path, stop_signal: signal.Signals
 ) -> None:
-    gateway_port, simulator_port = free_port(), free_port()
+    gateway_port, simulator_port, ui_port = free_port(), free_port(), free_port()
     environment = {
         key: value
         for key, value in os.environ.items()
@@ -30,6 +30,7 @@ def test_up_serves_persona_chat_on_the_simulator_and_stops_cleanly(
     environment |= {
         "TT_PORT": str(gateway_port),
         "TT_SIMULATOR_PORT": str(simulator_port),
+        "TT_UI_PORT": str(ui_port),
         "TT_DATA_DIR": str(tmp_path / "data"),
     }
     process = subprocess.Popen(
@@ -49,15 +50,19 @@ def test_up_serves_persona_chat_on_the_simulator_and_stops_cleanly(
         )
         assert reply.status_code == 200
         assert reply.json()["assistant"].startswith('[Seline] You said: "hello there"')
+        # The chat UI runs beside the gateway, and it is up before the banner is printed.
+        assert httpx.get(f"http://127.0.0.1:{ui_port}/_stcore/health").status_code == 200
     finally:
         process.send_signal(stop_signal)
         output, _ = process.communicate(timeout=30)
 
     assert "SIMULATED" in output
     assert key in output  # the first start prints the admin key once
+    assert f"Chat UI:    http://127.0.0.1:{ui_port}" in output
     assert process.returncode == 0
-    with socket.socket() as probe:  # the simulator went away with the gateway
-        assert probe.connect_ex(("127.0.0.1", simulator_port)) != 0
+    for child_port in (simulator_port, ui_port):  # the children went away with the gateway
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", child_port)) != 0
 
 
 def test_up_does_not_take_another_server_on_the_port_for_its_simulator(

@@ -1,0 +1,71 @@
+"""A live stack for the browser tests: simulator, gateway process, chat UI process, and
+Debian's chromium driven by Playwright (never a downloaded browser).
+
+Without chromium on the machine these tests skip and the run's summary says so.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.integration.gateway_processes import GatewayProcess, free_port, wait_until_answering
+from tests.integration.live_servers import ThreadedSimulator
+from thinkingthoughts.launcher import stop_child, ui_command, ui_environment
+from thinkingthoughts.settings import Settings
+from thinkingthoughts.simulator.config import SimulatorConfig
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser")
+ARTIFACTS_VARIABLE = "TT_BROWSER_ARTIFACTS"
+
+
+def chromium_path() -> str | None:
+    for name in CHROMIUM_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+@dataclass
+class LiveStack:
+    gateway: GatewayProcess
+    ui_url: str
+    admin_key: str
+    artifacts: Path
+
+
+@pytest.fixture(scope="module")
+def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
+    if chromium_path() is None:
+        pytest.skip("chromium not installed (Debian package 'chromium')")
+    workdir = tmp_path_factory.mktemp("stack")
+    simulator = ThreadedSimulator(SimulatorConfig(inter_token_latency=0.02, reply_tokens=24))
+    simulator.start()
+    gateway = GatewayProcess(workdir, LLM_BASE_URL=simulator.base_url)
+    admin_key = gateway.admin_key()
+    assert admin_key is not None
+    ui_port = free_port()
+    settings = Settings(_env_file=None, data_dir=workdir / "data", ui_port=ui_port)
+    ui = subprocess.Popen(
+        ui_command(settings, host="127.0.0.1"),
+        env=ui_environment(settings, gateway_url=gateway.base_url),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    ui_url = f"http://127.0.0.1:{ui_port}"
+    try:
+        wait_until_answering(ui_url + "/_stcore/health", ui, "the chat UI")
+        artifacts = Path(os.environ.get(ARTIFACTS_VARIABLE, "build/browser-artifacts"))
+        artifacts.mkdir(parents=True, exist_ok=True)
+        yield LiveStack(gateway=gateway, ui_url=ui_url, admin_key=admin_key, artifacts=artifacts)
+    finally:
+        stop_child(ui)
+        gateway.stop()
+        simulator.stop()
