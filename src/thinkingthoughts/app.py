@@ -108,24 +108,10 @@ async def open_resources(
 async def _build_resources(
     settings: Settings, *, base_url: str, announce: Announce, stack: AsyncExitStack
 ) -> GatewayResources:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    database_url = settings.resolved_database_url
-    await upgrade_database_async(database_url)
-    database = Database(database_url)
+    database = Database(settings.resolved_database_url)
     stack.push_async_callback(database.dispose)
-    catalog = load_trait_catalog(settings.traits_file)
-    registry = PersonaRegistry(
-        catalog=catalog,
-        policy_for_locale=_policy_loader(settings),
-        default_ref=settings.default_persona,
-    )
-    async with database.session() as db, db.begin():
-        seeded = await registry.seed_if_empty(db)
-    if seeded:
-        logger.info("seeded %d example personas", seeded)
-    secret = await ensure_bootstrap_admin_key(database, settings.admin_key_file)
-    if secret is not None:
-        announce(bootstrap_banner(secret, settings))
+    registry = persona_registry(settings)
+    await prepare_storage(settings, database, registry, announce=announce)
     upstream = UpstreamClient.create(
         base_url=base_url,
         api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
@@ -178,6 +164,45 @@ async def _build_resources(
         metering=Metering(database, rate_limiter),
         redis=redis,
     )
+
+
+def persona_registry(settings: Settings) -> PersonaRegistry:
+    return PersonaRegistry(
+        catalog=load_trait_catalog(settings.traits_file),
+        policy_for_locale=_policy_loader(settings),
+        default_ref=settings.default_persona,
+    )
+
+
+async def prepare_storage(
+    settings: Settings, database: Database, registry: PersonaRegistry, *, announce: Announce
+) -> None:
+    """Bring the schema up to date, seed the example personas into an empty database and
+    make the first admin key. Each step does nothing the second time."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    await upgrade_database_async(settings.resolved_database_url)
+    async with database.session() as db, db.begin():
+        seeded = await registry.seed_if_empty(db)
+    if seeded:
+        logger.info("seeded %d example personas", seeded)
+    secret = await ensure_bootstrap_admin_key(database, settings.admin_key_file)
+    if secret is not None:
+        announce(bootstrap_banner(secret, settings))
+
+
+async def prepare_storage_once(settings: Settings, *, announce: Announce = print) -> None:
+    """`prepare_storage` before several workers start, so that they never race to migrate
+    or to make the first admin key."""
+    database = Database(settings.resolved_database_url)
+    try:
+        await prepare_storage(settings, database, persona_registry(settings), announce=announce)
+    finally:
+        await database.dispose()
+
+
+def app_from_environment() -> FastAPI:
+    """The app factory a multi-worker server imports: settings from the environment."""
+    return create_app(Settings())
 
 
 def _policy_loader(settings: Settings) -> Callable[[str], str]:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
+import orjson
 import typer
 from pydantic import ValidationError
 
+from thinkingthoughts.bench.report import as_json, markdown
+from thinkingthoughts.bench.scenarios import SCENARIOS, BenchOptions, smoke_options
 from thinkingthoughts.errors import GatewayError
 from thinkingthoughts.launcher import run_stack, run_ui, serve_gateway
 from thinkingthoughts.operations import (
@@ -65,7 +70,13 @@ def load_settings() -> Settings:
 
 
 @app.command()
-def serve(host: HostOption = None, port: PortOption = None) -> None:
+def serve(
+    host: HostOption = None,
+    port: PortOption = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes (one per core); limits need REDIS_URL.")
+    ] = 1,
+) -> None:
     """Run the gateway against LLM_BASE_URL."""
     settings = load_settings()
     if settings.llm_base_url is None:
@@ -75,7 +86,7 @@ def serve(host: HostOption = None, port: PortOption = None) -> None:
             err=True,
         )
         raise typer.Exit(code=2)
-    serve_gateway(settings, host=host or settings.host, port=port or settings.port)
+    serve_gateway(settings, host=host or settings.host, port=port or settings.port, workers=workers)
 
 
 @app.command()
@@ -296,3 +307,59 @@ def main() -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+@app.command()
+def bench(
+    scenario: Annotated[
+        str, typer.Argument(help="chat, stream, openai, long-session, soak, postgres or all.")
+    ],
+    requests: Annotated[int, typer.Option(min=1, help="Timed requests per target.")] = 3000,
+    concurrency: Annotated[int, typer.Option(min=1, help="Concurrent clients.")] = 32,
+    compare: Annotated[
+        bool, typer.Option(help="Also measure the bare passthrough and LiteLLM (if installed).")
+    ] = True,
+    litellm: Annotated[
+        str | None, typer.Option(help="The litellm command (default: beside Python or on PATH).")
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="PostgreSQL URL for the postgres scenario.")
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Gateway workers (postgres).")] = 2,
+    smoke: Annotated[bool, typer.Option(help="A few requests of each, to try the code.")] = False,
+    json_dir: Annotated[Path, typer.Option(help="Where each scenario's JSON is written.")] = Path(
+        "benchmarks/results"
+    ),
+) -> None:
+    """Measure the gateway against the simulator called directly, a bare passthrough and
+    LiteLLM, side by side in one run; print a table and write JSON per scenario."""
+    names = list(SCENARIOS) if scenario == "all" else [scenario]
+    unknown = [name for name in names if name not in SCENARIOS]
+    if unknown:
+        typer.echo(f"error: no scenario '{unknown[0]}'; choose {', '.join(SCENARIOS)} or all")
+        raise typer.Exit(code=2)
+    if scenario == "all" and database_url is None:
+        names.remove("postgres")
+    with tempfile.TemporaryDirectory(prefix="tt-bench-") as workdir:
+        options = BenchOptions(
+            workdir=Path(workdir),
+            requests=requests,
+            concurrency=concurrency,
+            compare=compare,
+            litellm=litellm,
+            database_url=database_url,
+            workers=workers,
+        )
+        if smoke:
+            options = smoke_options(options)
+        for name in names:
+            try:
+                report = SCENARIOS[name](options)
+            except (ValueError, RuntimeError) as exc:
+                typer.echo(f"error: {name}: {exc}", err=True)
+                raise typer.Exit(code=1) from exc
+            typer.echo(markdown(report))
+            json_dir.mkdir(parents=True, exist_ok=True)
+            (json_dir / f"{name}.json").write_bytes(
+                orjson.dumps(as_json([report]), option=orjson.OPT_INDENT_2)
+            )

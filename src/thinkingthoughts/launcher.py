@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import importlib.util
 import os
@@ -18,9 +19,10 @@ from typing import Any
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
-from thinkingthoughts.app import create_app
+from thinkingthoughts.app import create_app, prepare_storage_once
 from thinkingthoughts.settings import Settings
 
+APP_FACTORY = "thinkingthoughts.app:app_from_environment"
 UI_SCRIPT = Path(__file__).with_name("ui") / "app.py"
 UI_START_TIMEOUT = 30.0
 
@@ -41,17 +43,34 @@ SIMULATOR_BANNER = """
 
 
 def serve_gateway(
-    settings: Settings, *, host: str, port: int, upstream_base_url: str | None = None
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    upstream_base_url: str | None = None,
+    workers: int = 1,
 ) -> None:
-    uvicorn.run(
-        create_app(settings, upstream_base_url=upstream_base_url),
-        host=host,
-        port=port,
-        log_level=settings.log_level,
-        log_config=gateway_log_config(settings.log_level),
-        access_log=False,
-        timeout_graceful_shutdown=5,
-    )
+    """Serve the gateway; with several workers, each is its own process on the one port
+    (the settings then come from the environment, as `serve` requires)."""
+    common: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": settings.log_level,
+        "log_config": gateway_log_config(settings.log_level),
+        "access_log": False,
+        "timeout_graceful_shutdown": 5,
+    }
+    if workers <= 1:
+        uvicorn.run(create_app(settings, upstream_base_url=upstream_base_url), **common)
+        return
+    if settings.redis_url is None:
+        print(
+            f"note: {workers} workers without REDIS_URL: each worker counts rate limits "
+            "on its own; set REDIS_URL for limits that hold across workers",
+            file=sys.stderr,
+        )
+    asyncio.run(prepare_storage_once(settings))
+    uvicorn.run(APP_FACTORY, factory=True, workers=workers, **common)
 
 
 def gateway_log_config(level: str) -> dict[str, Any]:

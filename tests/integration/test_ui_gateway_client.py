@@ -14,7 +14,8 @@ import pytest
 from tests.integration.conftest import GatewayFactory, SimulatorFactory
 from tests.integration.live_servers import LiveGateway, ThreadedSimulator, create_key_for
 from thinkingthoughts.security.api_keys import Scope
-from thinkingthoughts.ui.gateway import ChatOutcome, GatewayClient, GatewayProblem
+from thinkingthoughts.ui.gateway import ChatOutcome, GatewayClient
+from thinkingthoughts.ui.gateway_problems import GatewayProblem
 
 WAIT_SECONDS = 20.0
 

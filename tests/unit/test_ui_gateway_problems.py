@@ -7,9 +7,9 @@ from email.utils import format_datetime
 
 import pytest
 
-from thinkingthoughts.ui.gateway import (
+from thinkingthoughts.ui.gateway import chat_request_body
+from thinkingthoughts.ui.gateway_problems import (
     GatewayProblem,
-    chat_request_body,
     problem_for,
     problem_for_error_event,
     retry_after_seconds,

@@ -49,7 +49,16 @@ def package_of(path: Path) -> str:
 
 
 def test_the_ui_package_has_its_modules() -> None:
-    assert {p.name for p in UI_MODULES} >= {"app.py", "config.py", "gateway.py", "sse.py"}
+    assert {p.name for p in UI_MODULES} >= {
+        "app.py",
+        "config.py",
+        "gateway.py",
+        "gateway_problems.py",
+        "sse.py",
+        "chat_page.py",
+        "reply_settings.py",
+        "sessions_sidebar.py",
+    }
 
 
 @pytest.mark.parametrize("path", UI_MODULES, ids=lambda p: p.name)

@@ -8,7 +8,7 @@ from typing import get_args
 import pytest
 
 import thinkingthoughts.ui
-from thinkingthoughts.ui.gateway import ProblemKind
+from thinkingthoughts.ui.gateway_problems import ProblemKind
 from thinkingthoughts.ui.strings import EN, FR, LANGUAGES, texts_for
 
 UI_DIR = Path(thinkingthoughts.ui.__file__).parent

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 import streamlit as st
 
 from thinkingthoughts.ui.config import UiSettings
-from thinkingthoughts.ui.gateway import GatewayClient, GatewayProblem
+from thinkingthoughts.ui.gateway import GatewayClient
+from thinkingthoughts.ui.gateway_problems import GatewayProblem
 from thinkingthoughts.ui.problems import problem_text
 from thinkingthoughts.ui.state import API_KEY
 

@@ -14,7 +14,8 @@ import streamlit as st
 from thinkingthoughts.ui.access import api_key, sign_out
 from thinkingthoughts.ui.chat_page import render_chat
 from thinkingthoughts.ui.config import UiConfigError, load_settings
-from thinkingthoughts.ui.gateway import GatewayClient, GatewayProblem
+from thinkingthoughts.ui.gateway import GatewayClient
+from thinkingthoughts.ui.gateway_problems import GatewayProblem
 from thinkingthoughts.ui.personas_page import render_personas
 from thinkingthoughts.ui.problems import problem_text
 from thinkingthoughts.ui.state import show_flashes

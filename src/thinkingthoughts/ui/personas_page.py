@@ -8,7 +8,8 @@ from collections.abc import Mapping
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from thinkingthoughts.ui.gateway import GatewayClient, GatewayProblem, JsonObject
+from thinkingthoughts.ui.gateway import GatewayClient, JsonObject
+from thinkingthoughts.ui.gateway_problems import GatewayProblem
 from thinkingthoughts.ui.persona_form import (
     LOCALES,
     chosen_default_traits,

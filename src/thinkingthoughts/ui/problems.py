@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from thinkingthoughts.ui.gateway import GatewayProblem
+from thinkingthoughts.ui.gateway_problems import GatewayProblem
 
 _WITH_DETAIL = {"upstream", "too_long", "forbidden", "gone", "invalid", "conflict", "unavailable"}
 

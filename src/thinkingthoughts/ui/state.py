@@ -16,6 +16,13 @@ SESSION_ID = "session_id"
 """The open conversation's id; absent or None for a new conversation."""
 FLASHES = "flashes"
 
+SYNC_FROM_SESSION = "sync_from_session"
+"""Set when a session is opened: the next run sets the reply settings from it."""
+REGENERATE = "regenerate_requested"
+"""Set by Regenerate: the next run answers the open session's last message again."""
+CONFIRM_DELETE = "confirm_delete"
+"""The open session's id while its deletion waits for a confirmation."""
+
 FlashKind = Literal["success", "info", "warning", "error"]
 
 
@@ -38,3 +45,10 @@ def open_session_id() -> str | None:
 
 def set_open_session(session_id: str | None) -> None:
     st.session_state[SESSION_ID] = session_id
+
+
+def forget_open_session() -> None:
+    """Back to a new conversation: nothing left pending for the one that was open."""
+    set_open_session(None)
+    for key in (SYNC_FROM_SESSION, REGENERATE, CONFIRM_DELETE):
+        st.session_state.pop(key, None)
