@@ -29,6 +29,7 @@ from thinkingthoughts.security.rate_limits import (
     open_limit_storage,
 )
 from thinkingthoughts.security.stream_slots import MemoryStreamSlots, RedisStreamSlots
+from thinkingthoughts.security.usage_ledger import UsageLedger
 from thinkingthoughts.settings import Settings
 from thinkingthoughts.shared_state import open_redis
 from thinkingthoughts.storage.database import Database
@@ -138,6 +139,9 @@ async def _build_resources(
         stream_lease_seconds=settings.llm_request_timeout + STREAM_LEASE_MARGIN_SECONDS,
     )
     stack.push_async_callback(rate_limiter.close)
+    ledger = UsageLedger(database, flush_seconds=settings.usage_flush_seconds)
+    ledger.start()
+    stack.push_async_callback(ledger.close)
     models = ModelResolver(
         upstream,
         configured_model=settings.llm_model,
@@ -159,9 +163,10 @@ async def _build_resources(
         openai=OpenAIChatService(
             database=database, upstream=upstream, models=models, personas=registry
         ),
-        authenticator=KeyAuthenticator(database),
+        authenticator=KeyAuthenticator(database, cache_seconds=settings.key_cache_seconds),
         rate_limiter=rate_limiter,
-        metering=Metering(database, rate_limiter),
+        metering=Metering(ledger, rate_limiter),
+        usage=ledger,
         redis=redis,
     )
 

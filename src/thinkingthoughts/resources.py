@@ -11,6 +11,7 @@ from thinkingthoughts.personas.registry import PersonaRegistry
 from thinkingthoughts.security.authenticator import KeyAuthenticator
 from thinkingthoughts.security.metering import Metering
 from thinkingthoughts.security.rate_limits import RateLimiter
+from thinkingthoughts.security.usage_ledger import UsageLedger
 from thinkingthoughts.settings import Settings
 from thinkingthoughts.storage.database import Database
 from thinkingthoughts.upstream.client import UpstreamClient
@@ -32,4 +33,5 @@ class GatewayResources:
     authenticator: KeyAuthenticator
     rate_limiter: RateLimiter
     metering: Metering
+    usage: UsageLedger
     redis: Redis | None

@@ -85,6 +85,14 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="info", validation_alias=_env("TT_LOG_LEVEL"))
     api_docs: bool = Field(default=False, validation_alias=_env("TT_API_DOCS"))
+    key_cache_seconds: float = Field(
+        default=2.0, ge=0, le=5, validation_alias=_env("TT_KEY_CACHE_SECONDS")
+    )
+    """How long a replica trusts a key it has read; revocations reach it within this."""
+    usage_flush_seconds: float = Field(
+        default=1.0, ge=0, le=60, validation_alias=_env("TT_USAGE_FLUSH_SECONDS")
+    )
+    """How often counted usage is written (0: as each turn ends)."""
     key_requests_per_minute: int = Field(
         default=0, ge=0, validation_alias=_env("TT_KEY_REQUESTS_PER_MINUTE")
     )

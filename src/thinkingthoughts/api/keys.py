@@ -140,6 +140,7 @@ async def read_key_usage(
 ) -> UsageReport:
     """Requests and tokens per UTC day, persona and model, over the last `days` days."""
     info = await _readable_key(resources, principal, ref)
+    await resources.usage.flush()
     return await read_usage_report(resources.database, info, days=days)
 
 
@@ -148,19 +149,24 @@ async def change_key(ref: str, body: KeyUpdate, _: AdminPrincipal, resources: Re
     """Rename a key or change its limits and allow-lists; fields not sent stay as they are."""
     name = body.name.strip() if body.name else None
     info = await update_key(resources.database, ref, name=name, policy=body.policy_changes())
+    resources.authenticator.forget()
     return key_out(info)
 
 
 @router.delete("/{ref}")
 async def revoke(ref: str, _: AdminPrincipal, resources: Resources) -> KeyOut:
     """Revoke a key (by id or visible prefix); it is refused from the next request on."""
-    return key_out(await revoke_key(resources.database, ref))
+    revoked = await revoke_key(resources.database, ref)
+    resources.authenticator.forget()
+    return key_out(revoked)
 
 
 @router.post("/{ref}/rotate", status_code=status.HTTP_201_CREATED)
 async def rotate(ref: str, _: AdminPrincipal, resources: Resources) -> NewKeyOut:
     """A new secret with the same name, scopes and owner; the old secret stops working."""
-    return new_key_out(await rotate_key(resources.database, ref))
+    rotated = await rotate_key(resources.database, ref)
+    resources.authenticator.forget()
+    return new_key_out(rotated)
 
 
 async def _readable_key(resources: Resources, principal: Principal, ref: str) -> KeyInfo:

@@ -5,6 +5,7 @@ what they cost: CPU seconds and resident memory of a process and its children (L
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -41,9 +42,12 @@ class ServerProcess:
         health_path: str,
         environment: Mapping[str, str] | None = None,
         log_file: Path | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self.name = name
         self.port = port
+        self.headers = dict(headers or {})
+        """What a client sends to be let in (LiteLLM's master key)."""
         self._log = log_file.open("wb") if log_file else None
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter or a named tool
             list(command),
@@ -109,7 +113,6 @@ def start_simulator(*, reply_tokens: int, itl: float = 0.0, ttft: float = 0.0) -
     command = [
         sys.executable, "-m", "thinkingthoughts", "simulate", "--port", str(port),
         "--reply-tokens", str(reply_tokens), "--itl", str(itl), "--ttft", str(ttft),
-        "--max-model-len", "32768",
     ]  # fmt: skip
     return ServerProcess("the simulator", command, port=port, health_path="/health")
 
@@ -177,7 +180,8 @@ def start_litellm(command: str, workdir: Path, *, upstream_url: str, model: str)
         "  drop_params: true\n"
         "  telemetry: false\n"
     )
-    environment = {**os.environ, "LITELLM_LOG": "ERROR"}
+    master_key = "sk-bench-" + secrets.token_hex(16)
+    environment = {**os.environ, "LITELLM_LOG": "ERROR", "LITELLM_MASTER_KEY": master_key}
     return ServerProcess(
         "LiteLLM proxy",
         [command, "--config", str(config), "--port", str(port), "--num_workers", "1"],
@@ -185,6 +189,7 @@ def start_litellm(command: str, workdir: Path, *, upstream_url: str, model: str)
         health_path="/health/liveliness",
         environment=environment,
         log_file=workdir / "litellm.log",
+        headers={"authorization": f"Bearer {master_key}"},
     )
 
 

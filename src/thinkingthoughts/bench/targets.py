@@ -55,6 +55,7 @@ class Stack:
     def upstream_call(self, server: ServerProcess, *, stream: bool) -> CallFor:
         """The OpenAI-shaped request, as the gateway would send it upstream."""
         base = f"{server.root_url}/v1/chat/completions"
+        headers = {**JSON, **server.headers}
 
         def call(_worker: int, number: int) -> Call:
             body = {
@@ -66,7 +67,7 @@ class Stack:
                 "max_tokens": REPLY_TOKENS,
                 "stream": stream,
             }
-            return Call(base, orjson.dumps(body), JSON, stream=stream)
+            return Call(base, orjson.dumps(body), headers, stream=stream)
 
         return call
 

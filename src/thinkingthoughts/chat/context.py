@@ -29,8 +29,8 @@ def estimate_tokens(text: str) -> int:
     Used where the upstream offers no exact count; erring high keeps requests under the
     model's limit at the price of sending slightly less history.
     """
-    non_ascii = sum(1 for char in text if ord(char) > 127)
-    ascii_chars = len(text) - non_ascii
+    ascii_chars = len(text) if text.isascii() else len(text.encode("ascii", "ignore"))
+    non_ascii = len(text) - ascii_chars
     return -(-ascii_chars // ASCII_CHARS_PER_TOKEN) + non_ascii
 
 

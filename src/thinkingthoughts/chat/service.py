@@ -36,7 +36,7 @@ from thinkingthoughts.personas.registry import PersonaRecord, PersonaRegistry
 from thinkingthoughts.security.key_policy import KeyPolicy
 from thinkingthoughts.storage import message_store, session_store
 from thinkingthoughts.storage.database import Database
-from thinkingthoughts.storage.models import ChatSession, Message
+from thinkingthoughts.storage.models import ChatSession
 from thinkingthoughts.upstream.client import UpstreamClient
 from thinkingthoughts.upstream.models import ModelResolver, ResolvedModel
 
@@ -243,7 +243,7 @@ class ChatService:
         (the exact check decides later); after it, the tail stops at the first misfit.
         """
         used = estimate_message_tokens(system_prompt)
-        kept: list[Message] = []
+        kept: list[message_store.HistoryRow] = []
         before_seq: int | None = None
         while True:
             page = await message_store.read_history_tail(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from thinkingthoughts.errors import AuthenticationError
@@ -27,27 +30,77 @@ def extract_secret(*, api_key_header: str | None, authorization: str | None) -> 
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class _KnownKey:
+    """A key as last read from the database, and when it was read (monotonic seconds)."""
+
+    principal: Principal
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    read_at: float
+
+
 class KeyAuthenticator:
-    def __init__(self, database: Database) -> None:
+    """Checks secrets against the stored keys.
+
+    A valid key is remembered for `cache_seconds` (kept under the 5 s within which every
+    replica must refuse a revoked key), so that a busy key costs one database read per
+    period instead of one per request. Unknown secrets are never remembered: a key made
+    on another replica works at once. Changes made through this process (`forget`) apply
+    at once here; expiry is checked on every request.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        cache_seconds: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._database = database
+        self._cache_seconds = cache_seconds
+        self._clock = clock
+        self._known: dict[str, _KnownKey] = {}
 
     async def authenticate(self, secret: str | None) -> Principal:
         if not secret:
             raise AuthenticationError(MISSING_KEY_MESSAGE, code="missing_api_key")
-        async with self._database.session() as db:
-            row = await key_store.find_api_key_by_hash(db, secret_hash=hash_key_secret(secret))
-        if row is None or row.revoked_at is not None:
-            raise AuthenticationError(INVALID_KEY_MESSAGE)
+        digest = hash_key_secret(secret)
+        known = self._known.get(digest)
+        if known is None or self._clock() - known.read_at >= self._cache_seconds:
+            known = await self._read(digest)
         now = datetime.now(UTC)
-        if row.expires_at is not None and row.expires_at <= now:
+        if known.expires_at is not None and known.expires_at <= now:
             raise AuthenticationError("the API key has expired", code="expired_api_key")
-        if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+        if known.last_used_at is None or now - known.last_used_at >= LAST_USED_RESOLUTION:
             async with self._database.session() as db, db.begin():
-                await key_store.mark_api_key_used(db, key_id=row.id, at=now)
-        return Principal(
-            key_id=row.id,
-            name=row.name,
-            owner=row.owner,
-            scopes=parse_scopes(row.scopes),
-            policy=key_policy(row),
+                await key_store.mark_api_key_used(db, key_id=known.principal.key_id, at=now)
+            if self._cache_seconds > 0:
+                self._known[digest] = replace(known, last_used_at=now)
+        return known.principal
+
+    def forget(self) -> None:
+        """Drop every remembered key: one was changed, revoked or rotated here."""
+        self._known.clear()
+
+    async def _read(self, digest: str) -> _KnownKey:
+        async with self._database.session() as db:
+            row = await key_store.find_api_key_by_hash(db, secret_hash=digest)
+        if row is None or row.revoked_at is not None:
+            self._known.pop(digest, None)
+            raise AuthenticationError(INVALID_KEY_MESSAGE)
+        known = _KnownKey(
+            principal=Principal(
+                key_id=row.id,
+                name=row.name,
+                owner=row.owner,
+                scopes=parse_scopes(row.scopes),
+                policy=key_policy(row),
+            ),
+            expires_at=row.expires_at,
+            last_used_at=row.last_used_at,
+            read_at=self._clock(),
         )
+        if self._cache_seconds > 0:
+            self._known[digest] = known
+        return known

@@ -12,48 +12,42 @@ settles, at most once, on every path; a slot never given back expires with its l
 
 from __future__ import annotations
 
-import logging
-
 import anyio
-from sqlalchemy.exc import SQLAlchemyError
 
 from thinkingthoughts.chat.metering import settled_usage
 from thinkingthoughts.chat.turns import MessageStatus
 from thinkingthoughts.security.principal import Principal
 from thinkingthoughts.security.rate_limits import RateLimiter, StreamSlot
-from thinkingthoughts.storage import usage_store
+from thinkingthoughts.security.usage_ledger import UsageKey, UsageLedger
 from thinkingthoughts.storage.clock import utcnow
-from thinkingthoughts.storage.database import Database
 from thinkingthoughts.upstream.protocol import Usage
-
-logger = logging.getLogger(__name__)
 
 RAW_MODEL_PERSONA = ""
 """The usage rows' persona for turns on a plain upstream model."""
 
 
 class Metering:
-    def __init__(self, database: Database, limiter: RateLimiter) -> None:
-        self._database = database
+    def __init__(self, ledger: UsageLedger, limiter: RateLimiter) -> None:
+        self._ledger = ledger
         self._limiter = limiter
 
     async def admit(self, principal: Principal, *, estimated_tokens: int) -> KeyMeter:
         """Refuse with 429 a turn the key's token window or stream slots cannot take."""
         await self._limiter.check_tokens(principal, estimated_tokens)
         slot = await self._limiter.open_stream(principal)
-        return KeyMeter(self._database, self._limiter, principal, slot, estimated_tokens)
+        return KeyMeter(self._ledger, self._limiter, principal, slot, estimated_tokens)
 
 
 class KeyMeter:
     def __init__(
         self,
-        database: Database,
+        ledger: UsageLedger,
         limiter: RateLimiter,
         principal: Principal,
         slot: StreamSlot | None,
         admitted_tokens: int = 0,
     ) -> None:
-        self._database = database
+        self._ledger = ledger
         self._limiter = limiter
         self._principal = principal
         self._slot = slot
@@ -91,17 +85,12 @@ class KeyMeter:
             await self._account(self._model, usage)
 
     async def _account(self, model: str, usage: Usage) -> None:
-        try:
-            async with self._database.session() as db, db.begin():
-                await usage_store.add_usage(
-                    db,
-                    key_id=self._principal.key_id,
-                    day=utcnow().date(),
-                    persona=self._persona or RAW_MODEL_PERSONA,
-                    model=model,
-                    prompt_tokens=usage.prompt_tokens,
-                    completion_tokens=usage.completion_tokens,
-                )
-        except SQLAlchemyError:
-            # The reply is already with the caller; a lost usage row must not fail it.
-            logger.exception("could not record usage for key %s", self._principal.key_id)
+        where = UsageKey(
+            key_id=self._principal.key_id,
+            day=utcnow().date(),
+            persona=self._persona or RAW_MODEL_PERSONA,
+            model=model,
+        )
+        await self._ledger.add(
+            where, prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens
+        )

@@ -6,7 +6,7 @@ Functions flush and never commit: the caller owns the transaction.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -82,18 +82,30 @@ async def append_message(
     return message
 
 
+class HistoryRow(NamedTuple):
+    """What the context of a turn needs of a stored message, and nothing more."""
+
+    seq: int
+    role: MessageRole
+    content: str
+    status: MessageStatus
+
+
 async def read_history_tail(
     db: AsyncSession, *, session_id: str, limit: int, before_seq: int | None = None
-) -> list[Message]:
+) -> list[HistoryRow]:
     """Up to `limit` messages with seq below `before_seq` (default: all), NEWEST FIRST.
 
     Page backwards by passing the smallest seq of the previous page as `before_seq`.
+    Plain rows, not ORM objects: this runs on every turn, over the conversation's tail.
     """
-    query = select(Message).where(Message.session_id == session_id)
+    query = select(Message.seq, Message.role, Message.content, Message.status).where(
+        Message.session_id == session_id
+    )
     if before_seq is not None:
         query = query.where(Message.seq < before_seq)
-    rows = await db.scalars(query.order_by(Message.seq.desc()).limit(limit))
-    return list(rows)
+    rows = await db.execute(query.order_by(Message.seq.desc()).limit(limit))
+    return [HistoryRow(*row) for row in rows]
 
 
 async def list_messages(

@@ -20,14 +20,15 @@ async def add_usage(
     model: str,
     prompt_tokens: int,
     completion_tokens: int,
+    requests: int = 1,
 ) -> None:
-    """Count one request and its tokens: one atomic upsert, safe under concurrency."""
+    """Count requests and their tokens: one atomic upsert, safe under concurrency."""
     values = {
         "key_id": key_id,
         "day": day,
         "persona": persona,
         "model": model,
-        "requests": 1,
+        "requests": requests,
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
     }
@@ -37,7 +38,7 @@ async def add_usage(
         insert.on_conflict_do_update(
             index_elements=["key_id", "day", "persona", "model"],
             set_={
-                "requests": KeyUsage.requests + 1,
+                "requests": KeyUsage.requests + requests,
                 "prompt_tokens": KeyUsage.prompt_tokens + prompt_tokens,
                 "completion_tokens": KeyUsage.completion_tokens + completion_tokens,
             },
