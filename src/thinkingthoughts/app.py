@@ -176,6 +176,7 @@ def persona_registry(settings: Settings) -> PersonaRegistry:
         catalog=load_trait_catalog(settings.traits_file),
         policy_for_locale=_policy_loader(settings),
         default_ref=settings.default_persona,
+        cache_seconds=settings.persona_cache_seconds,
     )
 
 
@@ -186,7 +187,7 @@ async def prepare_storage(
     make the first admin key. Each step does nothing the second time."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     await upgrade_database_async(settings.resolved_database_url)
-    async with database.session() as db, db.begin():
+    async with database.transaction() as db:
         seeded = await registry.seed_if_empty(db)
     if seeded:
         logger.info("seeded %d example personas", seeded)

@@ -336,7 +336,9 @@ def bench(
     names = list(SCENARIOS) if scenario == "all" else [scenario]
     unknown = [name for name in names if name not in SCENARIOS]
     if unknown:
-        typer.echo(f"error: no scenario '{unknown[0]}'; choose {', '.join(SCENARIOS)} or all")
+        typer.echo(
+            f"error: no scenario '{unknown[0]}'; choose {', '.join(SCENARIOS)} or all", err=True
+        )
         raise typer.Exit(code=2)
     if scenario == "all" and database_url is None:
         names.remove("postgres")

@@ -136,7 +136,7 @@ async def import_legacy_personas(settings: Settings, *, legacy_database_url: str
 
     async def store(database: Database) -> ImportReport:
         report = ImportReport()
-        async with database.session() as db, db.begin():
+        async with database.transaction() as db:
             existing = await persona_store.list_personas(db)
             names = {p.name for p in existing}
             taken = {p.slug for p in existing}

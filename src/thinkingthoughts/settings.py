@@ -89,6 +89,10 @@ class Settings(BaseSettings):
         default=2.0, ge=0, le=5, validation_alias=_env("TT_KEY_CACHE_SECONDS")
     )
     """How long a replica trusts a key it has read; revocations reach it within this."""
+    persona_cache_seconds: float = Field(
+        default=2.0, ge=0, le=60, validation_alias=_env("TT_PERSONA_CACHE_SECONDS")
+    )
+    """How long a replica reuses a persona it has read; edits made elsewhere wait this long."""
     usage_flush_seconds: float = Field(
         default=1.0, ge=0, le=60, validation_alias=_env("TT_USAGE_FLUSH_SECONDS")
     )

@@ -92,6 +92,7 @@ async def create_persona(
     """A global persona when an admin key makes it; else one private to the key's owner."""
     async with db.begin():
         record = await resources.personas.create(db, sheet, owner=principal.persona_owner)
+    resources.personas.forget()  # again once committed: no request re-read the old state
     return persona_out(record)
 
 
@@ -103,6 +104,7 @@ async def replace_persona(
         record = await resources.personas.update(
             db, ref, sheet.model_dump(), editor=principal.persona_owner
         )
+    resources.personas.forget()
     return persona_out(record)
 
 
@@ -117,6 +119,7 @@ async def update_persona(
     """A merge patch: the fields sent replace the stored ones; the result must be valid."""
     async with db.begin():
         record = await resources.personas.update(db, ref, changes, editor=principal.persona_owner)
+    resources.personas.forget()
     return persona_out(record)
 
 
@@ -126,6 +129,7 @@ async def delete_persona(
 ) -> None:
     async with db.begin():
         await resources.personas.delete(db, ref, editor=principal.persona_owner)
+    resources.personas.forget()
 
 
 @router.post("/{ref}/preview")

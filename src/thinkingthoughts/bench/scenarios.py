@@ -170,9 +170,7 @@ def long_session(options: BenchOptions) -> ScenarioReport:
     report.options["session_sizes"] = list(options.session_sizes)
     workdir = options.workdir / "long-session"
     with started_stack(workdir, compare=False) as stack:
-        sessions = asyncio.run(
-            seed_long_sessions(stack, workdir / "gateway", sizes=options.session_sizes)
-        )
+        sessions = asyncio.run(seed_long_sessions(stack, sizes=options.session_sizes))
         for size, session_id in zip(options.session_sizes, sessions, strict=True):
             call = native_chat_call(stack, [session_id], stream=False)
             report.summaries.append(

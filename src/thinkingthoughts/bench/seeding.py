@@ -1,37 +1,36 @@
-"""Long stored conversations for the `long-session` scenario: each session is opened by a
-real turn through the gateway, then filled to its size through the storage layer (the
-same code that stores turns), which is much faster than that many turns over HTTP."""
+"""Long stored conversations for the `long-session` scenario, made the way users make them:
+turn after turn through the gateway's own API (each turn stores a message and a reply),
+the sessions filled side by side."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
-from pathlib import Path
 
-from thinkingthoughts.bench.targets import Stack, open_sessions
-from thinkingthoughts.settings import SQLITE_FILE_NAME
-from thinkingthoughts.storage import message_store
-from thinkingthoughts.storage.database import Database
-from thinkingthoughts.storage.models import MessageRole
+import aiohttp
+import orjson
 
-FILLER = (
-    "We talked about the weather, a book about lighthouses and whether soup counts as "
-    "a meal or a drink; number {n} in a long, friendly conversation."
-)
+from thinkingthoughts.bench.targets import Stack, open_sessions, user_message
+
+OPENING_MESSAGES = 3
+"""A session's first turn stores the persona's greeting, the message and the reply."""
 
 
-async def seed_long_sessions(stack: Stack, gateway_dir: Path, *, sizes: Sequence[int]) -> list[str]:
+async def seed_long_sessions(stack: Stack, *, sizes: Sequence[int]) -> list[str]:
     """One session per size, holding at least that many stored messages."""
     session_ids = await open_sessions(stack, len(sizes))
-    database = Database(f"sqlite+aiosqlite:///{gateway_dir / 'data' / SQLITE_FILE_NAME}")
-    try:
-        for session_id, size in zip(session_ids, sizes, strict=True):
-            async with database.session() as db, db.begin():
-                # The opening turn stored a greeting, a message and a reply already.
-                for n in range(max(0, size - 3)):
-                    role: MessageRole = "user" if n % 2 == 0 else "assistant"
-                    await message_store.append_message(
-                        db, session_id=session_id, role=role, content=FILLER.format(n=n)
-                    )
-    finally:
-        await database.dispose()
+    async with aiohttp.ClientSession() as client:
+
+        async def fill(session_id: str, size: int) -> None:
+            for number in range(0, max(0, size - OPENING_MESSAGES), 2):
+                body = {"session_id": session_id, "message": user_message(number)}
+                async with client.post(
+                    f"{stack.gateway.root_url}/api/chat",
+                    data=orjson.dumps(body),
+                    headers=stack.gateway_headers,
+                ) as answer:
+                    answer.raise_for_status()
+                    await answer.read()
+
+        await asyncio.gather(*(fill(s, n) for s, n in zip(session_ids, sizes, strict=True)))
     return session_ids

@@ -32,7 +32,7 @@ async def record_reply(
         target.meter.observe(usage=usage, content=content, status=status)
     if target.session_id is None:
         return
-    async with database.session() as db, db.begin():
+    async with database.transaction() as db:
         await message_store.append_message(
             db,
             session_id=target.session_id,

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thinkingthoughts.chat.context import (
@@ -76,6 +77,15 @@ class ChatService:
         Everything that can refuse the request (unknown session or persona, bad traits,
         a message too long for the model) happens before anything is written.
         """
+        try:
+            return await self._prepare(request)
+        except IntegrityError:
+            # A persona another replica deleted may still be remembered here; nothing
+            # was stored, so look again and try once more.
+            self._personas.forget()
+            return await self._prepare(request)
+
+    async def _prepare(self, request: TurnRequest) -> PreparedTurn:
         model = await self._models.resolve_named(request.model)
         max_tokens = request.max_tokens or self._default_max_tokens
         if max_tokens >= model.max_model_len:
@@ -85,7 +95,7 @@ class ChatService:
                 code="max_tokens_too_large",
             )
         budget = ContextBudget(model.max_model_len, max_tokens).prompt_tokens
-        async with self._database.session() as db, db.begin():
+        async with self._database.transaction() as db:
             session = await self._load_session(db, request)
             persona_ref = request.persona_ref or (session.persona_id if session else None)
             persona = await self._personas.get_or_default(
@@ -114,9 +124,11 @@ class ChatService:
                 explicit_traits = {k: levels[k] for k in requested if k in levels}
                 if session is None:
                     session = await self._start_session(db, request, persona, explicit_traits)
-                else:
-                    session.persona_id = persona.id
-                    session.traits = explicit_traits
+                else:  # assigned only when changed: an unchanged session costs no UPDATE
+                    if session.persona_id != persona.id:
+                        session.persona_id = persona.id
+                    if session.traits != explicit_traits:
+                        session.traits = explicit_traits
                 for message in request.messages:
                     await message_store.append_message(
                         db, session_id=session.id, role=message.role, content=message.content

@@ -270,7 +270,7 @@ class OpenAIChatService:
             return ReplyTarget(
                 session_id=None, message_id=None, model=turn.upstream_model, meter=turn.meter
             )
-        async with self._database.session() as db, db.begin():
+        async with self._database.transaction() as db:
             session = await self._planned_session(db, plan)
             if plan.persona_id is not None:
                 session.persona_id = plan.persona_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from thinkingthoughts.storage.models import Persona
 from thinkingthoughts.storage.persona_store import ANY_OWNER
 
 PROMPT_CACHE_SIZE = 2048
+RECORD_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +74,15 @@ class PersonaRegistry:
         catalog: TraitCatalog,
         policy_for_locale: Callable[[str], str],
         default_ref: str,
+        cache_seconds: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.catalog = catalog
+        self._cache_seconds = cache_seconds
+        self._clock = clock
+        self._records: OrderedDict[tuple[str, str | None], tuple[float, PersonaRecord]] = (
+            OrderedDict()
+        )
         self._policy_for_locale = policy_for_locale
         self._default_ref = default_ref
         self._prompts: OrderedDict[tuple[str, int, tuple[tuple[str, int], ...]], str] = (
@@ -84,8 +93,25 @@ class PersonaRegistry:
         self, db: AsyncSession, ref: str, *, visible_to: str | None = ANY_OWNER
     ) -> PersonaRecord:
         """A persona by id or slug. With `visible_to`, another owner's private persona
-        is answered exactly like a missing one."""
-        return record_from_row(await self._row(db, ref, visible_to))
+        is answered exactly like a missing one.
+
+        A persona found is remembered for `cache_seconds`: edits made through this
+        process apply at once (`forget`), those of another replica within that time."""
+        key = (ref, visible_to)
+        remembered = self._records.get(key)
+        if remembered is not None and self._clock() - remembered[0] < self._cache_seconds:
+            return remembered[1]
+        record = record_from_row(await self._row(db, ref, visible_to))
+        if self._cache_seconds > 0:
+            self._records[key] = (self._clock(), record)
+            self._records.move_to_end(key)
+            if len(self._records) > RECORD_CACHE_SIZE:
+                self._records.popitem(last=False)
+        return record
+
+    def forget(self) -> None:
+        """Drop every remembered persona: one was made, changed or deleted here."""
+        self._records.clear()
 
     async def get_or_default(
         self, db: AsyncSession, ref: str | None, *, visible_to: str | None = ANY_OWNER
@@ -104,6 +130,7 @@ class PersonaRegistry:
         """A global persona, or with `owner` one private to that owner. Slugs are unique
         across all personas."""
         self._check_default_traits(sheet)
+        self.forget()
         if await persona_store.get_persona(db, ref=sheet.slug) is not None:
             raise ConflictError(f"a persona with slug '{sheet.slug}' exists", code="slug_taken")
         try:
@@ -125,6 +152,7 @@ class PersonaRegistry:
         """Apply `changes` to the sheet. With `editor`, only that owner's own persona
         may change (a global one is for admins)."""
         row = await self._editable_row(db, ref, editor)
+        self.forget()
         merged = {**PersonaSheet.model_validate(row.sheet).model_dump(), **changes}
         try:
             sheet = PersonaSheet.model_validate(merged)
@@ -143,6 +171,7 @@ class PersonaRegistry:
 
     async def delete(self, db: AsyncSession, ref: str, *, editor: str | None = ANY_OWNER) -> None:
         row = await self._editable_row(db, ref, editor)
+        self.forget()
         await persona_store.delete_persona(db, persona=row)
 
     async def _row(self, db: AsyncSession, ref: str, visible_to: str | None) -> Persona:

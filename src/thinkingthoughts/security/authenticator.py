@@ -73,7 +73,7 @@ class KeyAuthenticator:
         if known.expires_at is not None and known.expires_at <= now:
             raise AuthenticationError("the API key has expired", code="expired_api_key")
         if known.last_used_at is None or now - known.last_used_at >= LAST_USED_RESOLUTION:
-            async with self._database.session() as db, db.begin():
+            async with self._database.transaction() as db:
                 await key_store.mark_api_key_used(db, key_id=known.principal.key_id, at=now)
             if self._cache_seconds > 0:
                 self._known[digest] = replace(known, last_used_at=now)

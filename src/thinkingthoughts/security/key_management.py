@@ -84,7 +84,7 @@ async def issue_key(
     policy: KeyPolicy | None = None,
 ) -> IssuedKey:
     new = generate_key_secret()
-    async with database.session() as db, db.begin():
+    async with database.transaction() as db:
         row = await _store(
             db,
             new,
@@ -112,7 +112,7 @@ async def store_key(
     scopes: list[Scope],
     owner: str | None = None,
 ) -> None:
-    async with database.session() as db, db.begin():
+    async with database.transaction() as db:
         await _store(
             db, new, name=name, scopes=scopes, owner=owner, expires_at=None, policy=KeyPolicy()
         )
@@ -132,7 +132,7 @@ async def update_key(
     database: Database, ref: str, *, name: str | None = None, policy: Mapping[str, Any]
 ) -> KeyInfo:
     """Rename a key and/or change its limits and allow-lists; unnamed fields stay."""
-    async with database.session() as db, db.begin():
+    async with database.transaction() as db:
         row = await _find(db, ref)
         changed = policy_with(key_policy(row), policy)
         if name is not None:
@@ -144,7 +144,7 @@ async def update_key(
 
 async def revoke_key(database: Database, ref: str) -> KeyInfo:
     """Revoke a key by id or visible prefix; the last active admin key cannot go."""
-    async with database.session() as db, db.begin():
+    async with database.transaction() as db:
         row = await _find(db, ref)
         await _keep_an_admin(db, row)
         return key_info(await key_store.revoke_api_key(db, key=row, at=utcnow()))
@@ -154,7 +154,7 @@ async def rotate_key(database: Database, ref: str) -> IssuedKey:
     """A new secret for the same name, scopes, owner and expiry; the old one is revoked
     in the same transaction, so there is never a moment with neither or both."""
     new = generate_key_secret()
-    async with database.session() as db, db.begin():
+    async with database.transaction() as db:
         old = await _find(db, ref)
         if old.revoked_at is not None:
             raise ConflictError(f"key '{ref}' is revoked; create a new one", code="key_revoked")

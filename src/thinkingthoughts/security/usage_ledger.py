@@ -67,7 +67,7 @@ class UsageLedger:
                 del self._requests[key], self._prompt[key], self._completion[key]
             try:
                 with anyio.CancelScope(shield=True):
-                    async with self._database.session() as db, db.begin():
+                    async with self._database.transaction() as db:
                         for key, requests, prompt, completion in taken:
                             await usage_store.add_usage(
                                 db,

@@ -1,0 +1,112 @@
+"""A replica reuses a persona it has read for a short while: edits made through it apply at
+once, edits made elsewhere once the period ends, and a persona deleted elsewhere meanwhile
+never breaks a turn."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy import delete, update
+
+from tests.integration.live_servers import LiveGateway, on_database
+from tests.integration.test_chat_errors import assert_error
+from tests.integration.test_personas_api import NEW_PERSONA
+from thinkingthoughts.personas.catalog import load_trait_catalog
+from thinkingthoughts.personas.registry import PersonaRegistry
+from thinkingthoughts.personas.sheet import PersonaSheet
+from thinkingthoughts.settings import Settings
+from thinkingthoughts.storage.database import Database
+from thinkingthoughts.storage.models import Persona
+
+CACHE_SECONDS = 2.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 50.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _registry(clock: Clock) -> PersonaRegistry:
+    return PersonaRegistry(
+        catalog=load_trait_catalog(Settings(_env_file=None).traits_file),
+        policy_for_locale=lambda _locale: "Be kind.",
+        default_ref="nemo",
+        cache_seconds=CACHE_SECONDS,
+        clock=clock,
+    )
+
+
+async def _rename_elsewhere(database: Database, name: str) -> None:
+    async with database.transaction() as db:
+        await db.execute(update(Persona).where(Persona.slug == "nemo").values(name=name))
+
+
+async def test_an_edit_made_elsewhere_shows_once_the_period_ends(database: Database) -> None:
+    clock = Clock()
+    registry = _registry(clock)
+    async with database.transaction() as db:
+        await registry.create(db, PersonaSheet.model_validate(NEW_PERSONA))
+    async with database.session() as db:
+        first = await registry.get(db, "nemo")
+
+    await _rename_elsewhere(database, "Nemo II")
+    async with database.session() as db:
+        clock.now += CACHE_SECONDS - 0.1
+        assert (await registry.get(db, "nemo")).id == first.id
+        assert (await registry.get(db, "nemo")).sheet == first.sheet
+        clock.now += 0.1
+        refreshed = await registry.get(db, "nemo")
+
+    async with database.session() as db:
+        row = await db.get(Persona, first.id)
+    assert row is not None
+    assert row.name == "Nemo II"
+    assert refreshed.updated_at == row.updated_at
+
+
+async def test_an_edit_made_here_applies_at_once(database: Database) -> None:
+    registry = _registry(Clock())
+    async with database.transaction() as db:
+        await registry.create(db, PersonaSheet.model_validate(NEW_PERSONA))
+    async with database.session() as db:
+        await registry.get(db, "nemo")
+    async with database.transaction() as db:
+        await registry.update(db, "nemo", {"tone": "dry"})
+    async with database.session() as db:
+        assert (await registry.get(db, "nemo")).sheet.tone == "dry"
+
+
+async def test_a_missing_persona_is_not_remembered(database: Database) -> None:
+    registry = _registry(Clock())
+    async with database.session() as db:
+        with pytest.raises(Exception, match="no persona 'nemo'"):
+            await registry.get(db, "nemo")
+    async with database.transaction() as db:
+        await registry.create(db, PersonaSheet.model_validate(NEW_PERSONA))
+    async with database.session() as db:
+        assert (await registry.get(db, "nemo")).slug == "nemo"
+
+
+def test_a_persona_deleted_elsewhere_is_a_404_and_stores_nothing(
+    gateway: LiveGateway, admin: httpx.Client
+) -> None:
+    assert admin.post("/api/personas", json=NEW_PERSONA).status_code == 201
+    session_id = admin.post("/api/chat", json={"message": "hi", "persona": "nemo"}).json()[
+        "session_id"
+    ]
+    before = admin.get(f"/api/sessions/{session_id}").json()["message_count"]
+
+    async def delete_nemo(database: Database) -> None:
+        async with database.transaction() as db:
+            await db.execute(delete(Persona).where(Persona.slug == "nemo"))
+
+    on_database(gateway.server.settings.resolved_database_url, delete_nemo)
+    again = admin.post(
+        "/api/chat", json={"message": "still there?", "persona": "nemo", "session_id": session_id}
+    )
+
+    assert_error(again, 404, "persona_not_found")
+    assert admin.get(f"/api/sessions/{session_id}").json()["message_count"] == before
