@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
 
+import aiohttp
 import orjson
 import typer
 from pydantic import ValidationError
@@ -305,10 +306,6 @@ def main() -> None:
     app(prog_name="thinkingthoughts")
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
-
-
 @app.command()
 def bench(
     scenario: Annotated[
@@ -357,7 +354,7 @@ def bench(
         for name in names:
             try:
                 report = SCENARIOS[name](options)
-            except (ValueError, RuntimeError) as exc:
+            except (ValueError, RuntimeError, OSError, aiohttp.ClientError) as exc:
                 typer.echo(f"error: {name}: {exc}", err=True)
                 raise typer.Exit(code=1) from exc
             typer.echo(markdown(report))
@@ -365,3 +362,7 @@ def bench(
             (json_dir / f"{name}.json").write_bytes(
                 orjson.dumps(as_json([report]), option=orjson.OPT_INDENT_2)
             )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

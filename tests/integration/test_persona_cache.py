@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete
 
+from tests.integration.conftest import GatewayFactory
 from tests.integration.live_servers import LiveGateway, on_database
 from tests.integration.test_chat_errors import assert_error
 from tests.integration.test_personas_api import NEW_PERSONA
@@ -39,32 +40,24 @@ def _registry(clock: Clock) -> PersonaRegistry:
     )
 
 
-async def _rename_elsewhere(database: Database, name: str) -> None:
-    async with database.transaction() as db:
-        await db.execute(update(Persona).where(Persona.slug == "nemo").values(name=name))
-
-
 async def test_an_edit_made_elsewhere_shows_once_the_period_ends(database: Database) -> None:
     clock = Clock()
-    registry = _registry(clock)
+    here, elsewhere = _registry(clock), _registry(Clock())
     async with database.transaction() as db:
-        await registry.create(db, PersonaSheet.model_validate(NEW_PERSONA))
+        await here.create(db, PersonaSheet.model_validate(NEW_PERSONA))
     async with database.session() as db:
-        first = await registry.get(db, "nemo")
+        first = await here.get(db, "nemo")
 
-    await _rename_elsewhere(database, "Nemo II")
+    async with database.transaction() as db:  # another replica edits it
+        await elsewhere.update(db, "nemo", {"tone": "dry"})
     async with database.session() as db:
         clock.now += CACHE_SECONDS - 0.1
-        assert (await registry.get(db, "nemo")).id == first.id
-        assert (await registry.get(db, "nemo")).sheet == first.sheet
+        still = await here.get(db, "nemo")
         clock.now += 0.1
-        refreshed = await registry.get(db, "nemo")
+        refreshed = await here.get(db, "nemo")
 
-    async with database.session() as db:
-        row = await db.get(Persona, first.id)
-    assert row is not None
-    assert row.name == "Nemo II"
-    assert refreshed.updated_at == row.updated_at
+    assert (still.version, still.sheet.tone) == (first.version, first.sheet.tone)
+    assert (refreshed.version, refreshed.sheet.tone) == (first.version + 1, "dry")
 
 
 async def test_an_edit_made_here_applies_at_once(database: Database) -> None:
@@ -91,8 +84,15 @@ async def test_a_missing_persona_is_not_remembered(database: Database) -> None:
 
 
 def test_a_persona_deleted_elsewhere_is_a_404_and_stores_nothing(
-    gateway: LiveGateway, admin: httpx.Client
+    gateway_factory: GatewayFactory,
 ) -> None:
+    # A long period, so that the second turn surely meets the remembered persona.
+    gateway = gateway_factory(persona_cache_seconds=60)
+    with gateway.client(gateway.admin_key) as admin:
+        _delete_and_chat_again(gateway, admin)
+
+
+def _delete_and_chat_again(gateway: LiveGateway, admin: httpx.Client) -> None:
     assert admin.post("/api/personas", json=NEW_PERSONA).status_code == 201
     session_id = admin.post("/api/chat", json={"message": "hi", "persona": "nemo"}).json()[
         "session_id"

@@ -7,6 +7,8 @@ import asyncio
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 from thinkingthoughts.security.api_keys import Scope, generate_key_secret
 from thinkingthoughts.security.key_management import store_key
 from thinkingthoughts.security.usage_ledger import UsageKey, UsageLedger
@@ -103,5 +105,39 @@ async def test_a_failed_write_keeps_the_counts_for_the_next_try(tmp_path: Path) 
 
         assert ledger.pending == 0
         assert await _rows(database, "key-1") == [("seline", 2, 5, 3)]
+    finally:
+        await database.dispose()
+
+
+async def test_a_flush_cancelled_at_shutdown_loses_nothing(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'usage.db'}"
+    await upgrade_database_async(url)
+    database = Database(url)
+    try:
+        key_id = await _key_id(database)
+        ledger = UsageLedger(database, flush_seconds=60)
+        await ledger.add(UsageKey(key_id, DAY, "seline", "m"), prompt_tokens=3, completion_tokens=1)
+        release = asyncio.Event()
+
+        async def hold_the_writers_turn() -> None:
+            async with database.transaction():
+                await release.wait()
+
+        holder = asyncio.create_task(hold_the_writers_turn())
+        await asyncio.sleep(0.05)
+        flushing = asyncio.create_task(ledger.flush())
+        await asyncio.sleep(0.05)
+        flushing.cancel()  # as shutdown cancels a periodic flush that waits its turn
+        with pytest.raises(asyncio.CancelledError):
+            await flushing
+        assert ledger.pending == 1
+        release.set()
+        await holder
+
+        await ledger.close()
+        await ledger.add(UsageKey(key_id, DAY, "seline", "m"), prompt_tokens=1, completion_tokens=1)
+
+        assert ledger.pending == 0  # after close, each turn is written as it ends
+        assert await _rows(database, key_id) == [("seline", 2, 4, 2)]
     finally:
         await database.dispose()

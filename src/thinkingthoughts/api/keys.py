@@ -155,7 +155,8 @@ async def change_key(ref: str, body: KeyUpdate, _: AdminPrincipal, resources: Re
 
 @router.delete("/{ref}")
 async def revoke(ref: str, _: AdminPrincipal, resources: Resources) -> KeyOut:
-    """Revoke a key (by id or visible prefix); it is refused from the next request on."""
+    """Revoke a key (by id or visible prefix): refused at once by this process, and by
+    every other within TT_KEY_CACHE_SECONDS."""
     revoked = await revoke_key(resources.database, ref)
     resources.authenticator.forget()
     return key_out(revoked)

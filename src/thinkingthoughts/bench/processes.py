@@ -43,18 +43,25 @@ class ServerProcess:
         environment: Mapping[str, str] | None = None,
         log_file: Path | None = None,
         headers: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
     ) -> None:
         self.name = name
         self.port = port
         self.headers = dict(headers or {})
         """What a client sends to be let in (LiteLLM's master key)."""
         self._log = log_file.open("wb") if log_file else None
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter or a named tool
-            list(command),
-            env=dict(environment) if environment is not None else None,
-            stdout=self._log or subprocess.DEVNULL,
-            stderr=subprocess.STDOUT,
-        )
+        try:
+            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter or a named tool
+                list(command),
+                env=dict(environment) if environment is not None else None,
+                stdout=self._log or subprocess.DEVNULL,
+                stderr=subprocess.STDOUT,
+                cwd=cwd,
+            )
+        except OSError as exc:
+            if self._log is not None:
+                self._log.close()
+            raise RuntimeError(f"{name} could not start: {exc}") from exc
         try:
             self._wait_until_healthy(health_path)
         except BaseException:
@@ -117,24 +124,29 @@ def start_simulator(*, reply_tokens: int, itl: float = 0.0, ttft: float = 0.0) -
     return ServerProcess("the simulator", command, port=port, health_path="/health")
 
 
+def gateway_environment(
+    workdir: Path, *, upstream_url: str, database_url: str | None
+) -> dict[str, str]:
+    """The gateway's settings for a bench: its own data folder, quiet logs, the machine's
+    other variables; never the database or Redis of the calling shell."""
+    variables = {k: v for k, v in os.environ.items() if k not in GATEWAY_CLEARED}
+    return variables | {
+        "LLM_BASE_URL": upstream_url,
+        "TT_DATA_DIR": str(workdir / "data"),
+        "TT_LOG_LEVEL": "warning",
+        **({"DATABASE_URL": database_url} if database_url else {}),
+    }
+
+
 def start_gateway(
     workdir: Path,
     *,
     upstream_url: str,
     workers: int = 1,
     database_url: str | None = None,
-    environment: Mapping[str, str] | None = None,
 ) -> ServerProcess:
-    """`thinkingthoughts serve` on its own data folder, quiet logs, limits at defaults."""
+    """`thinkingthoughts serve` in its own folder (so no `.env` of the caller applies)."""
     port = free_port()
-    variables = {k: v for k, v in os.environ.items() if k not in GATEWAY_CLEARED}
-    variables |= {
-        "LLM_BASE_URL": upstream_url,
-        "TT_DATA_DIR": str(workdir / "data"),
-        "TT_LOG_LEVEL": "warning",
-        **({"DATABASE_URL": database_url} if database_url else {}),
-        **(environment or {}),
-    }
     command = [sys.executable, "-m", "thinkingthoughts", "serve", "--port", str(port)]
     if workers > 1:
         command += ["--workers", str(workers)]
@@ -144,9 +156,28 @@ def start_gateway(
         command,
         port=port,
         health_path="/health/ready",
-        environment=variables,
+        environment=gateway_environment(
+            workdir, upstream_url=upstream_url, database_url=database_url
+        ),
         log_file=workdir / "gateway.log",
+        cwd=workdir,
     )
+
+
+def create_admin_key(workdir: Path, *, upstream_url: str, database_url: str | None) -> str:
+    """A key of the bench's own in the gateway's database, made as an operator would."""
+    done = subprocess.run(
+        [sys.executable, "-m", "thinkingthoughts", "keys", "create", "--name", "bench",
+         "--scope", "admin"],
+        env=gateway_environment(workdir, upstream_url=upstream_url, database_url=database_url),
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"could not create a key for the bench: {done.stderr.strip()}")
+    return done.stdout.strip()
 
 
 def start_passthrough(*, upstream_url: str) -> ServerProcess:

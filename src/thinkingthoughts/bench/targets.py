@@ -17,6 +17,7 @@ import orjson
 from thinkingthoughts.bench.loadgen import Call, CallFor
 from thinkingthoughts.bench.processes import (
     ServerProcess,
+    create_admin_key,
     litellm_command,
     start_gateway,
     start_litellm,
@@ -98,7 +99,9 @@ def started_stack(
                 database_url=database_url,
             )
         )
-        key = (workdir / "gateway" / "data" / "admin.key").read_text().strip()
+        key = create_admin_key(
+            workdir / "gateway", upstream_url=upstream_url, database_url=database_url
+        )
         stack = Stack(
             simulator=simulator,
             gateway=gateway,

@@ -78,14 +78,23 @@ class ChatService:
         a message too long for the model) happens before anything is written.
         """
         try:
-            return await self._prepare(request)
+            return await self._prepare_once(request)
         except IntegrityError:
             # A persona another replica deleted may still be remembered here; nothing
             # was stored, so look again and try once more.
             self._personas.forget()
-            return await self._prepare(request)
+            return await self._prepare_once(request)
 
-    async def _prepare(self, request: TurnRequest) -> PreparedTurn:
+    async def _prepare_once(self, request: TurnRequest) -> PreparedTurn:
+        try:
+            return await self._prepare(request, newest_checked=False)
+        except _NeedsExactCount as check:
+            # Counted upstream outside the transaction: on SQLite it holds the writers' turn.
+            await self._require_newest_fits(check.system_prompt, check.newest, check.budget,
+                                            check.model)  # fmt: skip
+            return await self._prepare(request, newest_checked=True)
+
+    async def _prepare(self, request: TurnRequest, *, newest_checked: bool) -> PreparedTurn:
         model = await self._models.resolve_named(request.model)
         max_tokens = request.max_tokens or self._default_max_tokens
         if max_tokens >= model.max_model_len:
@@ -115,7 +124,9 @@ class ChatService:
                 assert session is not None  # the API requires a session to regenerate
                 await _drop_last_replies(db, session)
             else:
-                await self._require_newest_fits(system_prompt, request.messages[-1], budget, model)
+                newest = request.messages[-1]
+                if not newest_checked and not _fits_by_estimate(system_prompt, newest, budget):
+                    raise _NeedsExactCount(system_prompt, newest, budget, model)
 
             session_id: str | None = None
             if request.stateless:
@@ -228,8 +239,6 @@ class ChatService:
     ) -> None:
         fixed = estimate_message_tokens(system_prompt)
         required = estimate_message_tokens(newest.content)
-        if fits(fixed_tokens=fixed, required_tokens=required, budget=budget):
-            return
         exact = await self._upstream.count_prompt_tokens(
             model=model.name,
             messages=[
@@ -367,3 +376,24 @@ def session_title(text: str) -> str | None:
     if not line:
         return None
     return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
+
+
+class _NeedsExactCount(Exception):  # noqa: N818 - a signal, not an error
+    """The newest message may not fit by estimate: count it upstream, then prepare again."""
+
+    def __init__(
+        self, system_prompt: str, newest: TurnMessage, budget: int, model: ResolvedModel
+    ) -> None:
+        super().__init__("count exactly")
+        self.system_prompt = system_prompt
+        self.newest = newest
+        self.budget = budget
+        self.model = model
+
+
+def _fits_by_estimate(system_prompt: str, newest: TurnMessage, budget: int) -> bool:
+    return fits(
+        fixed_tokens=estimate_message_tokens(system_prompt),
+        required_tokens=estimate_message_tokens(newest.content),
+        budget=budget,
+    )

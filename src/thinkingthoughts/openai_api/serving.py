@@ -270,20 +270,30 @@ class OpenAIChatService:
             return ReplyTarget(
                 session_id=None, message_id=None, model=turn.upstream_model, meter=turn.meter
             )
-        async with self._database.transaction() as db:
-            session = await self._planned_session(db, plan)
-            if plan.persona_id is not None:
-                session.persona_id = plan.persona_id
-            for text in plan.user_texts:
-                await message_store.append_message(
-                    db, session_id=session.id, role="user", content=text
-                )
+        try:
+            session_id = await self._store_user_texts(plan, persona_id=plan.persona_id)
+        except IntegrityError:
+            # The persona was deleted elsewhere while remembered here: the reply it shaped
+            # is recorded all the same, in a session no longer linked to it.
+            self._personas.forget()
+            session_id = await self._store_user_texts(plan, persona_id=None)
         return ReplyTarget(
-            session_id=session.id,
+            session_id=session_id,
             message_id=str(uuid.uuid4()),
             model=turn.upstream_model,
             meter=turn.meter,
         )
+
+    async def _store_user_texts(self, plan: SessionPlan, *, persona_id: str | None) -> str:
+        async with self._database.transaction() as db:
+            session = await self._planned_session(db, plan)
+            if persona_id is not None:
+                session.persona_id = persona_id
+            for text in plan.user_texts:
+                await message_store.append_message(
+                    db, session_id=session.id, role="user", content=text
+                )
+            return session.id
 
     async def _planned_session(self, db: AsyncSession, plan: SessionPlan) -> ChatSession:
         if plan.session_id is not None:

@@ -83,6 +83,8 @@ class PersonaRegistry:
         self._records: OrderedDict[tuple[str, str | None], tuple[float, PersonaRecord]] = (
             OrderedDict()
         )
+        self._generation = 0
+        """Bumped by `forget`: a read that began before it is not remembered."""
         self._policy_for_locale = policy_for_locale
         self._default_ref = default_ref
         self._prompts: OrderedDict[tuple[str, int, tuple[tuple[str, int], ...]], str] = (
@@ -101,9 +103,10 @@ class PersonaRegistry:
         remembered = self._records.get(key)
         if remembered is not None and self._clock() - remembered[0] < self._cache_seconds:
             return remembered[1]
+        generation, read_at = self._generation, self._clock()
         record = record_from_row(await self._row(db, ref, visible_to))
-        if self._cache_seconds > 0:
-            self._records[key] = (self._clock(), record)
+        if self._cache_seconds > 0 and generation == self._generation:
+            self._records[key] = (read_at, record)
             self._records.move_to_end(key)
             if len(self._records) > RECORD_CACHE_SIZE:
                 self._records.popitem(last=False)
@@ -111,6 +114,7 @@ class PersonaRegistry:
 
     def forget(self) -> None:
         """Drop every remembered persona: one was made, changed or deleted here."""
+        self._generation += 1
         self._records.clear()
 
     async def get_or_default(

@@ -61,6 +61,8 @@ class KeyAuthenticator:
         self._cache_seconds = cache_seconds
         self._clock = clock
         self._known: dict[str, _KnownKey] = {}
+        self._generation = 0
+        """Bumped by `forget`: a read that began before it is not remembered."""
 
     async def authenticate(self, secret: str | None) -> Principal:
         if not secret:
@@ -75,15 +77,17 @@ class KeyAuthenticator:
         if known.last_used_at is None or now - known.last_used_at >= LAST_USED_RESOLUTION:
             async with self._database.transaction() as db:
                 await key_store.mark_api_key_used(db, key_id=known.principal.key_id, at=now)
-            if self._cache_seconds > 0:
+            if digest in self._known:
                 self._known[digest] = replace(known, last_used_at=now)
         return known.principal
 
     def forget(self) -> None:
         """Drop every remembered key: one was changed, revoked or rotated here."""
+        self._generation += 1
         self._known.clear()
 
     async def _read(self, digest: str) -> _KnownKey:
+        generation, read_at = self._generation, self._clock()
         async with self._database.session() as db:
             row = await key_store.find_api_key_by_hash(db, secret_hash=digest)
         if row is None or row.revoked_at is not None:
@@ -99,8 +103,8 @@ class KeyAuthenticator:
             ),
             expires_at=row.expires_at,
             last_used_at=row.last_used_at,
-            read_at=self._clock(),
+            read_at=read_at,
         )
-        if self._cache_seconds > 0:
+        if self._cache_seconds > 0 and generation == self._generation:
             self._known[digest] = known
         return known

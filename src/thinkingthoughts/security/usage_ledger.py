@@ -43,12 +43,13 @@ class UsageLedger:
         self._completion: Counter[UsageKey] = Counter()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._closed = False
 
     async def add(self, where: UsageKey, *, prompt_tokens: int, completion_tokens: int) -> None:
         self._requests[where] += 1
         self._prompt[where] += prompt_tokens
         self._completion[where] += completion_tokens
-        if self._flush_seconds <= 0:
+        if self._flush_seconds <= 0 or self._closed:
             await self.flush()
 
     @property
@@ -79,12 +80,16 @@ class UsageLedger:
                                 prompt_tokens=prompt,
                                 completion_tokens=completion,
                             )
-            except SQLAlchemyError:
-                logger.exception("could not write usage of %d turns; will retry", len(taken))
+            except BaseException as failure:
+                # Not written (a database error, or cancelled at shutdown): kept for the
+                # next flush, which `close` always makes.
                 for key, requests, prompt, completion in taken:
                     self._requests[key] += requests
                     self._prompt[key] += prompt
                     self._completion[key] += completion
+                if not isinstance(failure, SQLAlchemyError | OSError | TimeoutError):
+                    raise
+                logger.exception("could not write usage of %d turns; will retry", len(taken))
 
     def start(self) -> None:
         """Flush every `flush_seconds` in the background (nothing to do when it is 0)."""
@@ -92,7 +97,9 @@ class UsageLedger:
             self._task = asyncio.create_task(self._flush_periodically())
 
     async def close(self) -> None:
-        """Stop the background flushes and write what is still pending."""
+        """Stop the background flushes and write what is still pending; usage counted
+        after this (turns still finishing) is written as it comes."""
+        self._closed = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -103,4 +110,7 @@ class UsageLedger:
     async def _flush_periodically(self) -> None:
         while True:
             await asyncio.sleep(self._flush_seconds)
-            await self.flush()
+            try:
+                await self.flush()
+            except Exception:  # never stop flushing: the counts are kept for the next try
+                logger.exception("usage flush failed")
