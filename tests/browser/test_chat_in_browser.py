@@ -14,11 +14,14 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.browser.conftest import LiveStack, chromium_path
 
 MESSAGE = "Any idea for a rainy Sunday?"
 STEP_TIMEOUT_MS = 30_000
+CHOOSE_ATTEMPTS = 4
+CHOOSE_TIMEOUT_MS = 7_000
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +59,22 @@ def main_area(page: Page) -> Locator:
 
 
 def choose(page: Page, label: str, option: str) -> None:
-    """Pick `option` in the Streamlit selectbox labelled `label`."""
-    page.get_by_test_id("stSelectbox").filter(has_text=label).first.click()
-    page.get_by_role("option", name=option, exact=True).click()
+    """Pick `option` in the Streamlit selectbox labelled `label`.
+
+    A rerun of the page (a slow machine finishing the last one) can redraw the open list
+    and close it under the pointer: open it again and retry, a few times."""
+    box = page.get_by_test_id("stSelectbox").filter(has_text=label).first
+    expect(box).to_be_visible()
+    for attempt in range(CHOOSE_ATTEMPTS):
+        box.click()
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=CHOOSE_TIMEOUT_MS)
+        except PlaywrightTimeoutError:
+            if attempt == CHOOSE_ATTEMPTS - 1:
+                raise
+            page.keyboard.press("Escape")
+        else:
+            return
 
 
 def shoot(page: Page, stack: LiveStack, name: str) -> Path:
