@@ -1,0 +1,130 @@
+"""The deployment files, checked as files (no container engine runs here): the compose
+file against the Compose Specification's schema and against what the stack needs, the
+Dockerfile's stages, the Prometheus configuration."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from jsonschema import Draft201909Validator
+
+ROOT = Path(__file__).parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "deploy" / "docker" / "Dockerfile"
+PROMETHEUS = ROOT / "deploy" / "prometheus" / "prometheus.yml"
+COMPOSE_SCHEMA = ROOT / "tests" / "schemas" / "compose-spec.json"
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    loaded = yaml.safe_load(COMPOSE_FILE.read_text())
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def test_the_compose_file_follows_the_compose_specification(compose: dict[str, Any]) -> None:
+    validator = Draft201909Validator(json.loads(COMPOSE_SCHEMA.read_text()))
+    problems = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(compose)]
+    assert problems == []
+
+
+def test_the_schema_check_would_catch_a_mistake(compose: dict[str, Any]) -> None:
+    validator = Draft201909Validator(json.loads(COMPOSE_SCHEMA.read_text()))
+    broken = {**compose, "services": {**compose["services"], "redis": {"restart_policy": 1}}}
+    assert list(validator.iter_errors(broken))
+
+
+def test_every_dependency_is_a_service_started_with_it(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name, service in services.items():
+        for needed in service.get("depends_on", {}):
+            assert needed in services, f"{name} depends on unknown {needed}"
+            # A dependency in a profile would not start without it.
+            assert set(services[needed].get("profiles", [])) <= set(service.get("profiles", [])), (
+                f"{name} needs {needed}, which only some profiles start"
+            )
+
+
+def test_vllm_and_the_simulator_stand_in_for_each_other(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    vllm, simulator = services["vllm"], services["simulator"]
+    assert vllm["profiles"] == ["gpu"]
+    assert simulator["profiles"] == ["cpu"]
+    assert "vllm" in simulator["networks"]["default"]["aliases"]
+    assert services["gateway"]["environment"]["LLM_BASE_URL"] == "http://vllm:8000/v1"
+    gpu = vllm["deploy"]["resources"]["reservations"]["devices"][0]
+    assert gpu["driver"] == "nvidia"
+    assert "gpu" in gpu["capabilities"]
+    flags = " ".join(vllm["command"])
+    for flag in ("--max-model-len", "--gpu-memory-utilization", "--max-num-seqs", "--model"):
+        assert flag in flags
+    assert any("huggingface" in volume for volume in vllm["volumes"])
+
+
+def test_the_gateway_uses_the_stacks_database_and_redis(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    gateway = services["gateway"]
+    assert gateway["environment"]["DATABASE_URL"].startswith("postgresql://")
+    assert "@postgres:5432/" in gateway["environment"]["DATABASE_URL"]
+    assert gateway["environment"]["REDIS_URL"].startswith("redis://redis:6379")
+    assert gateway["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert gateway["depends_on"]["redis"]["condition"] == "service_healthy"
+    for stateful in ("postgres", "redis"):
+        assert "healthcheck" in services[stateful]
+    assert any("/var/lib/postgresql/data" in v for v in services["postgres"]["volumes"])
+
+
+def test_the_observability_profile_scrapes_the_gateway(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name in ("prometheus", "grafana", "loki"):
+        assert services[name]["profiles"] == ["observability"]
+    config = yaml.safe_load(PROMETHEUS.read_text())
+    targets = {
+        job["job_name"]: [t for c in job["static_configs"] for t in c["targets"]]
+        for job in config["scrape_configs"]
+    }
+    assert targets["thinkingthoughts-gateway"] == ["gateway:8001"]
+    assert targets["vllm"] == ["vllm:8000"]
+
+
+def _stages(dockerfile: str) -> dict[str, str]:
+    """Each named stage's instructions, by name."""
+    parts = re.split(r"^FROM\s+", dockerfile, flags=re.MULTILINE)[1:]
+    stages = {}
+    for part in parts:
+        header, _, body = part.partition("\n")
+        name = header.split(" AS ")[-1].strip() if " AS " in header else header.strip()
+        stages[name] = body
+    return stages
+
+
+@pytest.mark.parametrize(("stage", "port"), [("gateway", "8001"), ("ui", "8501")])
+def test_each_image_is_small_non_root_and_health_checked(stage: str, port: str) -> None:
+    stages = _stages(DOCKERFILE.read_text())
+    body = stages[stage]
+    user = re.search(r"^USER\s+(\S+)", body, flags=re.MULTILINE)
+    assert user is not None
+    assert user.group(1) not in ("root", "0")
+    assert "HEALTHCHECK" in body
+    assert f"EXPOSE {port}" in body
+    assert "COPY --from=" in body  # only the built virtualenv comes in
+    assert not re.search(r"apt-get|pip install|gcc|build-essential", body)
+
+
+def test_dependencies_are_installed_before_the_source_is_copied() -> None:
+    build = _stages(DOCKERFILE.read_text())["build"]
+    assert build.index("COPY pyproject.toml") < build.index("COPY src")
+    assert build.index("pip install") < build.index("COPY src")
+
+
+def test_the_compose_file_builds_the_images_it_runs(compose: dict[str, Any]) -> None:
+    targets = set(_stages(DOCKERFILE.read_text()))
+    for name in ("gateway", "simulator", "ui"):
+        build = compose["services"][name]["build"]
+        assert (ROOT / build["context"] / build["dockerfile"]).resolve() == DOCKERFILE.resolve()
+        assert build["target"] in targets
