@@ -14,6 +14,7 @@ from thinkingthoughts.api import chat, health, keys, metrics, openai, personas, 
 from thinkingthoughts.api.body_limit import BodySizeLimitMiddleware
 from thinkingthoughts.api.errors import install_error_handlers
 from thinkingthoughts.api.rate_limit_headers import RateLimitHeadersMiddleware
+from thinkingthoughts.api.request_metrics import RequestMetricsMiddleware
 from thinkingthoughts.chat.service import ChatService
 from thinkingthoughts.openai_api.serving import OpenAIChatService
 from thinkingthoughts.personas.catalog import load_trait_catalog
@@ -80,6 +81,7 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(RateLimitHeadersMiddleware)
+    app.add_middleware(RequestMetricsMiddleware)
     if settings.cors_origins:
         # Keys travel in headers, never cookies: credentials stay off, so even a
         # wildcard origin cannot be combined with them.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,6 +12,13 @@ import anyio
 
 from thinkingthoughts.chat.turns import MessageStatus, ReplyTarget
 from thinkingthoughts.errors import GatewayError
+from thinkingthoughts.observability.metrics import (
+    ACTIVE_STREAMS,
+    FIRST_TOKEN_SECONDS,
+    INTER_TOKEN_SECONDS,
+    UPSTREAM_ERRORS,
+    counting_upstream_errors,
+)
 from thinkingthoughts.storage import message_store
 from thinkingthoughts.storage.database import Database
 from thinkingthoughts.upstream.client import UpstreamStream
@@ -59,7 +67,8 @@ async def recorded_if_unanswered(database: Database, target: ReplyTarget) -> Asy
     """Around an upstream call that has produced nothing yet: a failure records an empty
     `error` reply, a caller that left an empty `interrupted` one, and both propagate."""
     try:
-        yield
+        with counting_upstream_errors():
+            yield
     except GatewayError:
         await record_unfinished(database, target, "error")
         raise
@@ -73,8 +82,19 @@ class ReplyRelay:
     (always called, also when the caller leaves) closes the upstream and stores exactly
     what was relayed, marked complete, interrupted or error."""
 
-    def __init__(self, database: Database, target: ReplyTarget, upstream: UpstreamStream) -> None:
+    def __init__(
+        self,
+        database: Database,
+        target: ReplyTarget,
+        upstream: UpstreamStream,
+        *,
+        called_at: float | None = None,
+    ) -> None:
+        """`called_at`: when the upstream was called (`time.perf_counter()`), for the
+        time-to-first-token metric; default now."""
         self._database = database
+        self._called_at = time.perf_counter() if called_at is None else called_at
+        ACTIVE_STREAMS.inc()
         self._target = target
         self._upstream = upstream
         self._relayed: list[str] = []
@@ -85,11 +105,18 @@ class ReplyRelay:
         self.tool_calls: list[dict[str, Any]] = []
 
     async def chunks(self) -> AsyncIterator[StreamChunk]:
+        last_token_at: float | None = None
         try:
             async for chunk in self._upstream.chunks():
                 self.usage = chunk.usage or self.usage
                 self.finish_reason = chunk.finish_reason or self.finish_reason
                 if chunk.content:
+                    now = time.perf_counter()
+                    if last_token_at is None:
+                        FIRST_TOKEN_SECONDS.observe(now - self._called_at)
+                    else:
+                        INTER_TOKEN_SECONDS.observe(now - last_token_at)
+                    last_token_at = now
                     self._relayed.append(chunk.content)
                 if chunk.tool_call_deltas:
                     self.tool_calls = merge_tool_call_deltas(
@@ -97,7 +124,8 @@ class ReplyRelay:
                     )
                 yield chunk
             self._status = "complete"
-        except GatewayError:
+        except GatewayError as failure:
+            UPSTREAM_ERRORS.labels(kind=failure.code).inc()  # failed mid-stream
             self._status = "error"
             raise
 
@@ -105,6 +133,7 @@ class ReplyRelay:
         if self._finished:
             return
         self._finished = True
+        ACTIVE_STREAMS.dec()
         # A caller that went away cancels this task; the record must still be written.
         with anyio.CancelScope(shield=True):
             self._upstream.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
@@ -182,9 +183,10 @@ class ChatService:
         down or refuses still surfaces as an error the caller can turn into a status.
         """
         target = turn.reply_target
+        called_at = time.perf_counter()
         async with recorded_if_unanswered(self._database, target):
             upstream = await self._upstream.open_stream(turn.upstream_payload())
-        relay = ReplyRelay(self._database, target, upstream)
+        relay = ReplyRelay(self._database, target, upstream, called_at=called_at)
         try:
             yield StreamStarted(
                 session_id=turn.session_id,

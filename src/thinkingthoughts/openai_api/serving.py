@@ -10,6 +10,7 @@ recorded there, and what goes upstream is what the client sent.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from thinkingthoughts.chat.recording import ReplyRelay, record_reply, record_unf
 from thinkingthoughts.chat.service import require_allowed, session_title
 from thinkingthoughts.chat.turns import ReplyTarget
 from thinkingthoughts.errors import InvalidRequestError, NotFoundError
+from thinkingthoughts.observability.metrics import counting_upstream_errors
 from thinkingthoughts.openai_api.protocol import (
     PERSONA_MODEL_PREFIX,
     ChatCompletionRequest,
@@ -185,7 +187,8 @@ class OpenAIChatService:
 
     async def complete(self, turn: OpenAITurn) -> OpenAICompletion:
         try:
-            completion = await self._upstream.complete(turn.payload)
+            with counting_upstream_errors():
+                completion = await self._upstream.complete(turn.payload)
         except asyncio.CancelledError:
             # The caller left while the upstream worked on an accepted request.
             with anyio.CancelScope(shield=True):
@@ -207,13 +210,17 @@ class OpenAIChatService:
 
     async def open_stream(self, turn: OpenAITurn) -> OpenAIStream:
         """Open the upstream stream; failures before its first byte raise here."""
-        upstream = await self._upstream.open_stream(turn.payload)
+        called_at = time.perf_counter()
+        with counting_upstream_errors():
+            upstream = await self._upstream.open_stream(turn.payload)
         try:
             target = await self._record_user_turn(turn)
         except BaseException:
             upstream.close()
             raise
-        return OpenAIStream(turn, target, ReplyRelay(self._database, target, upstream))
+        return OpenAIStream(
+            turn, target, ReplyRelay(self._database, target, upstream, called_at=called_at)
+        )
 
     async def list_models(
         self,

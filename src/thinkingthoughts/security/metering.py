@@ -16,6 +16,7 @@ import anyio
 
 from thinkingthoughts.chat.metering import settled_usage
 from thinkingthoughts.chat.turns import MessageStatus
+from thinkingthoughts.observability.metrics import TOKENS
 from thinkingthoughts.security.principal import Principal
 from thinkingthoughts.security.rate_limits import RateLimiter, StreamSlot
 from thinkingthoughts.security.usage_ledger import UsageKey, UsageLedger
@@ -93,4 +94,8 @@ class KeyMeter:
         )
         await self._ledger.add(
             where, prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens
+        )
+        TOKENS.labels(kind="prompt", persona=where.persona, model=model).inc(usage.prompt_tokens)
+        TOKENS.labels(kind="completion", persona=where.persona, model=model).inc(
+            usage.completion_tokens
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
@@ -17,6 +18,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import ConnectionPoolEntry
+
+from thinkingthoughts.observability.metrics import DATABASE_SECONDS
 
 ASYNC_DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
@@ -116,8 +119,12 @@ class Database:
         that contend for the file's lock sleep and retry (milliseconds each, growing)
         and make the slowest requests hundreds of times slower than the median.
         """
-        async with self._writer_turn(), self.sessionmaker() as db, db.begin():
-            yield db
+        started = time.perf_counter()
+        try:
+            async with self._writer_turn(), self.sessionmaker() as db, db.begin():
+                yield db
+        finally:
+            DATABASE_SECONDS.observe(time.perf_counter() - started)
 
     def _writer_turn(self) -> AbstractAsyncContextManager[object]:
         return self._sqlite_writers if self._sqlite_writers is not None else nullcontext()
