@@ -7,6 +7,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from thinkingthoughts.api.errors import OPENAI_PATH_PREFIX, error_body
+from thinkingthoughts.api.http_middleware import HttpMiddleware
 
 
 class BodyTooLargeError(HTTPException):
@@ -17,15 +18,12 @@ class BodyTooLargeError(HTTPException):
         super().__init__(413, too_large_message(max_bytes))
 
 
-class BodySizeLimitMiddleware:
+class BodySizeLimitMiddleware(HttpMiddleware):
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
             await self._refuse(scope, send)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from fastapi import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from thinkingthoughts.api.http_middleware import HttpMiddleware
 
 STATE_KEY = "rate_limit_headers"
 
@@ -12,20 +14,14 @@ def set_rate_limit_headers(request: Request, headers: dict[str, str]) -> None:
     request.scope.setdefault("state", {})[STATE_KEY] = headers
 
 
-class RateLimitHeadersMiddleware:
+class RateLimitHeadersMiddleware(HttpMiddleware):
     """Adds what the rate limiter left in the request's state to the response start.
 
     A middleware rather than the route, because streamed and prebuilt responses do not
     take headers from dependencies.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

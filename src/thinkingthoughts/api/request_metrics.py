@@ -5,21 +5,16 @@ from __future__ import annotations
 
 import time
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from thinkingthoughts.api.http_middleware import HttpMiddleware
 from thinkingthoughts.observability.metrics import REQUEST_SECONDS, REQUESTS
 
 UNMATCHED_ROUTE = "unmatched"
 
 
-class RequestMetricsMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class RequestMetricsMiddleware(HttpMiddleware):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         status = 500  # what the client gets when the app fails before it answers
 
