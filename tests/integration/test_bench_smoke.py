@@ -56,7 +56,9 @@ def test_chat_measures_the_gateway_beside_the_simulator_and_the_passthrough(
     assert {"gateway", "direct", "passthrough"} <= set(measured)
     for summary in measured.values():
         assert_clean(summary, requests=60)
-        assert summary["server_cpu_ms"] is None or summary["server_cpu_ms"] > 0
+        # Measured from /proc in clock ticks: a short run of a fast server may take none.
+        assert summary["server_cpu_ms"] is not None
+        assert summary["server_cpu_ms"] >= 0
     checks = {check["name"]: check for check in report["checks"]}
     assert checks["req/s ≥ ½ the bare passthrough"]["met"] in (True, False)
     assert "| gateway | 60 |" in table
