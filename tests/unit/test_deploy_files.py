@@ -128,3 +128,18 @@ def test_the_compose_file_builds_the_images_it_runs(compose: dict[str, Any]) -> 
         build = compose["services"][name]["build"]
         assert (ROOT / build["context"] / build["dockerfile"]).resolve() == DOCKERFILE.resolve()
         assert build["target"] in targets
+
+
+def test_the_ci_workflow_lints_tests_on_real_services_and_builds_both_images() -> None:
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
+    jobs = workflow["jobs"]
+    assert any("make lint" in step.get("run", "") for step in jobs["lint"]["steps"])
+    test = jobs["test"]
+    assert any("make test" in step.get("run", "") for step in test["steps"])
+    assert {"postgres", "redis"} <= set(test["services"])
+    assert test["env"]["TT_TEST_DATABASE_URL"].startswith("postgresql://")
+    assert test["env"]["TT_TEST_REDIS_URL"].startswith("redis://")
+    build = next(s for s in jobs["images"]["steps"] if "build-push-action" in s.get("uses", ""))
+    assert (ROOT / build["with"]["file"]).resolve() == DOCKERFILE.resolve()
+    targets = set(_stages(DOCKERFILE.read_text()))
+    assert set(jobs["images"]["strategy"]["matrix"]["target"]) <= targets
