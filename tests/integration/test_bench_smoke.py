@@ -49,8 +49,11 @@ def assert_clean(summary: dict[str, Any], requests: int) -> None:
 
 
 def test_chat_measures_the_gateway_beside_the_simulator_and_the_passthrough(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The caller's .env names a database nobody could reach: the bench must not use it.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("DATABASE_URL=postgresql://nobody@127.0.0.1:9/none\n")
     table, report = run_bench(tmp_path, "chat")
     measured = targets(report)
     assert {"gateway", "direct", "passthrough"} <= set(measured)

@@ -108,3 +108,18 @@ async def test_without_a_cache_period_every_request_reads_the_key(database: Data
 
     with pytest.raises(AuthenticationError):
         await authenticator.authenticate(secret)
+
+
+async def test_a_forget_during_a_read_keeps_that_read_out_of_the_cache(
+    database: Database,
+) -> None:
+    authenticator = KeyAuthenticator(database, cache_seconds=CACHE_SECONDS, clock=Clock())
+    secret = await _chat_key(database)
+    reading = asyncio.create_task(authenticator.authenticate(secret))
+    await asyncio.sleep(0)  # the read is under way, waiting for the database
+    authenticator.forget()  # a revocation here commits meanwhile
+    principal = await reading
+
+    await revoke_key(database, principal.key_id)
+    with pytest.raises(AuthenticationError):
+        await authenticator.authenticate(secret)

@@ -4,6 +4,8 @@ never breaks a turn."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 from sqlalchemy import delete
@@ -110,3 +112,48 @@ def _delete_and_chat_again(gateway: LiveGateway, admin: httpx.Client) -> None:
 
     assert_error(again, 404, "persona_not_found")
     assert admin.get(f"/api/sessions/{session_id}").json()["message_count"] == before
+
+
+def test_v1_records_a_turn_whose_persona_was_deleted_elsewhere(
+    gateway_factory: GatewayFactory,
+) -> None:
+    gateway = gateway_factory(persona_cache_seconds=60)
+    with gateway.client(gateway.admin_key) as admin:
+        assert admin.post("/api/personas", json=NEW_PERSONA).status_code == 201
+        turn = {"model": "persona:nemo", "messages": [{"role": "user", "content": "hi"}]}
+        first = admin.post("/v1/chat/completions", json=turn, headers={"X-Session-Id": "new"})
+        assert first.status_code == 200
+        session_id = first.headers["x-session-id"]
+
+        async def delete_nemo(database: Database) -> None:
+            async with database.transaction() as db:
+                await db.execute(delete(Persona).where(Persona.slug == "nemo"))
+
+        on_database(gateway.server.settings.resolved_database_url, delete_nemo)
+        again = admin.post("/v1/chat/completions", json=turn, headers={"X-Session-Id": session_id})
+
+        assert again.status_code == 200, again.text
+        stored = admin.get(f"/api/sessions/{session_id}").json()
+    assert [m["role"] for m in stored["messages"]][-4:] == ["user", "assistant"] * 2
+    assert stored["persona"] is None  # no longer linked to the deleted persona
+
+
+async def test_a_forget_during_a_read_keeps_that_read_out_of_the_cache(
+    database: Database,
+) -> None:
+    registry = _registry(Clock())
+    async with database.transaction() as db:
+        await registry.create(db, PersonaSheet.model_validate(NEW_PERSONA))
+    async with database.session() as db:
+        reading = asyncio.create_task(registry.get(db, "nemo"))
+        await asyncio.sleep(0)  # the read is under way, waiting for the database
+        registry.forget()  # an edit here commits meanwhile
+        await reading
+    async with database.transaction() as db:
+        await _elsewhere_registry().update(db, "nemo", {"tone": "dry"})
+    async with database.session() as db:
+        assert (await registry.get(db, "nemo")).sheet.tone == "dry"
+
+
+def _elsewhere_registry() -> PersonaRegistry:
+    return _registry(Clock())
