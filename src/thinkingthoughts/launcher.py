@@ -192,13 +192,8 @@ def start_ui(settings: Settings, *, gateway_url: str, host: str) -> subprocess.P
         ui_command(settings, host=host), env=ui_environment(settings, gateway_url=gateway_url)
     )
     health = f"http://{_reachable(host)}:{settings.ui_port}/_stcore/health"
-    deadline = time.monotonic() + UI_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            return None
-        if _healthy(health):
-            return process
-        time.sleep(0.2)
+    if wait_until_healthy(process, health, timeout=UI_START_TIMEOUT):
+        return process
     stop_child(process)
     return None
 
@@ -232,15 +227,32 @@ def start_simulator(port: int) -> subprocess.Popen[bytes] | None:
         return None
     command = [sys.executable, "-m", "thinkingthoughts", "simulate", "--port", str(port)]
     process = subprocess.Popen(command)  # noqa: S603 - our own interpreter and module
-    deadline = time.monotonic() + SIMULATOR_START_TIMEOUT
+    health = f"http://127.0.0.1:{port}/health"
+    if wait_until_healthy(process, health, timeout=SIMULATOR_START_TIMEOUT):
+        return process
+    stop_child(process)
+    return None
+
+
+def wait_until_healthy(
+    process: subprocess.Popen[Any], url: str, *, timeout: float, interval: float = 0.1
+) -> bool:
+    """Poll `url` until it answers 200: True; False once `process` exits or time is up."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            return None
-        if _healthy(f"http://127.0.0.1:{port}/health"):
-            return process
-        time.sleep(0.1)
-    process.kill()
-    return None
+            return False
+        if _healthy(url):
+            return True
+        time.sleep(interval)
+    return False
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (the system's pick)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def port_is_free(port: int) -> bool:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.gateway_processes import GatewayProcess, free_port, wait_until_answering
+from tests.integration.gateway_processes import GatewayProcess, wait_until_answering
 from tests.integration.live_servers import ThreadedSimulator
-from thinkingthoughts.launcher import stop_child, ui_command, ui_environment
+from thinkingthoughts.launcher import free_port, stop_child, ui_command, ui_environment
 from thinkingthoughts.settings import Settings
 from thinkingthoughts.simulator.config import SimulatorConfig
 

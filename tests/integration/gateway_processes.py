@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import TracebackType
 
 import httpx
 
+from thinkingthoughts.launcher import free_port, wait_until_healthy
+
 START_TIMEOUT = 60.0
 CLEARED_VARIABLES = ("LLM_BASE_URL", "VLLM_API_BASE_URL", "DATABASE_URL", "REDIS_URL")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def wait_until_ready(base_url: str, process: subprocess.Popen[str]) -> None:
@@ -30,16 +24,9 @@ def wait_until_answering(
     url: str, process: subprocess.Popen[str] | subprocess.Popen[bytes], what: str
 ) -> None:
     """Poll `url` until it answers 200; fail if `process` exits or takes too long."""
-    deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        try:
-            if httpx.get(url).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
+    if not wait_until_healthy(process, url, timeout=START_TIMEOUT, interval=0.2):
         assert process.poll() is None, f"{what} exited during start"
-        assert time.monotonic() < deadline, f"{what} did not become ready"
-        time.sleep(0.2)
+        raise AssertionError(f"{what} did not become ready")
 
 
 class GatewayProcess:

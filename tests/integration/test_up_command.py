@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from tests.integration.conftest import SimulatorFactory
-from tests.integration.gateway_processes import free_port, wait_until_ready
-from thinkingthoughts.launcher import start_simulator
+from tests.integration.gateway_processes import wait_until_ready
+from thinkingthoughts.launcher import free_port, start_simulator
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "term"])

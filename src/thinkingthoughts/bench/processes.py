@@ -7,27 +7,19 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from thinkingthoughts.launcher import free_port, wait_until_healthy
+
 START_TIMEOUT_SECONDS = 90.0
 STOP_TIMEOUT_SECONDS = 15.0
 PROC = Path("/proc")
 GATEWAY_CLEARED = ("LLM_BASE_URL", "VLLM_API_BASE_URL", "DATABASE_URL", "REDIS_URL")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class ServerProcess:
@@ -73,17 +65,12 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def _wait_until_healthy(self, path: str) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited during start ({self.process.returncode})")
-            try:
-                with urllib.request.urlopen(self.root_url + path, timeout=2) as answer:  # noqa: S310
-                    if answer.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.2)
+        if wait_until_healthy(
+            self.process, self.root_url + path, timeout=START_TIMEOUT_SECONDS, interval=0.2
+        ):
+            return
+        if self.process.poll() is not None:
+            raise RuntimeError(f"{self.name} exited during start ({self.process.returncode})")
         raise RuntimeError(f"{self.name} did not answer {path} within {START_TIMEOUT_SECONDS} s")
 
     def cpu_seconds(self) -> float | None:
