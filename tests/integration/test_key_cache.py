@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
+from tests.manual_clock import ManualClock
 from thinkingthoughts.errors import AuthenticationError
 from thinkingthoughts.security.api_keys import Scope, generate_key_secret
 from thinkingthoughts.security.authenticator import KeyAuthenticator
@@ -20,14 +21,6 @@ from thinkingthoughts.storage.models import ApiKey
 CACHE_SECONDS = 2.0
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def _chat_key(database: Database) -> str:
     new = generate_key_secret()
     await store_key(database, new, name="cached", scopes=[Scope.CHAT])
@@ -37,7 +30,7 @@ async def _chat_key(database: Database) -> str:
 async def test_a_key_revoked_elsewhere_is_refused_once_the_cache_period_ends(
     database: Database,
 ) -> None:
-    clock = Clock()
+    clock = ManualClock()
     authenticator = KeyAuthenticator(database, cache_seconds=CACHE_SECONDS, clock=clock)
     secret = await _chat_key(database)
     principal = await authenticator.authenticate(secret)
@@ -51,7 +44,7 @@ async def test_a_key_revoked_elsewhere_is_refused_once_the_cache_period_ends(
 
 
 async def test_forget_applies_a_change_made_here_at_once(database: Database) -> None:
-    authenticator = KeyAuthenticator(database, cache_seconds=CACHE_SECONDS, clock=Clock())
+    authenticator = KeyAuthenticator(database, cache_seconds=CACHE_SECONDS, clock=ManualClock())
     secret = await _chat_key(database)
     principal = await authenticator.authenticate(secret)
 
@@ -63,7 +56,7 @@ async def test_forget_applies_a_change_made_here_at_once(database: Database) -> 
 
 
 async def test_an_unknown_secret_is_not_remembered(database: Database) -> None:
-    authenticator = KeyAuthenticator(database, cache_seconds=CACHE_SECONDS, clock=Clock())
+    authenticator = KeyAuthenticator(database, cache_seconds=CACHE_SECONDS, clock=ManualClock())
     new = generate_key_secret()
     with pytest.raises(AuthenticationError):
         await authenticator.authenticate(new.secret)
@@ -74,7 +67,7 @@ async def test_an_unknown_secret_is_not_remembered(database: Database) -> None:
 
 
 async def test_expiry_is_checked_on_every_request_even_while_cached(database: Database) -> None:
-    clock = Clock()
+    clock = ManualClock()
     authenticator = KeyAuthenticator(database, cache_seconds=CACHE_SECONDS, clock=clock)
     secret = await _chat_key(database)
     principal = await authenticator.authenticate(secret)
@@ -100,7 +93,7 @@ async def test_expiry_is_checked_on_every_request_even_while_cached(database: Da
 
 
 async def test_without_a_cache_period_every_request_reads_the_key(database: Database) -> None:
-    authenticator = KeyAuthenticator(database, cache_seconds=0.0, clock=Clock())
+    authenticator = KeyAuthenticator(database, cache_seconds=0.0, clock=ManualClock())
     secret = await _chat_key(database)
     principal = await authenticator.authenticate(secret)
 
@@ -113,7 +106,7 @@ async def test_without_a_cache_period_every_request_reads_the_key(database: Data
 async def test_a_forget_during_a_read_keeps_that_read_out_of_the_cache(
     database: Database,
 ) -> None:
-    authenticator = KeyAuthenticator(database, cache_seconds=CACHE_SECONDS, clock=Clock())
+    authenticator = KeyAuthenticator(database, cache_seconds=CACHE_SECONDS, clock=ManualClock())
     secret = await _chat_key(database)
     reading = asyncio.create_task(authenticator.authenticate(secret))
     await asyncio.sleep(0)  # the read is under way, waiting for the database

@@ -14,6 +14,7 @@ from tests.integration.conftest import GatewayFactory
 from tests.integration.live_servers import LiveGateway, on_database
 from tests.integration.test_chat_errors import assert_error
 from tests.integration.test_personas_api import NEW_PERSONA
+from tests.manual_clock import ManualClock
 from thinkingthoughts.personas.catalog import load_trait_catalog
 from thinkingthoughts.personas.registry import PersonaRegistry
 from thinkingthoughts.personas.sheet import PersonaSheet
@@ -24,15 +25,7 @@ from thinkingthoughts.storage.models import Persona
 CACHE_SECONDS = 2.0
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 50.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _registry(clock: Clock) -> PersonaRegistry:
+def _registry(clock: ManualClock) -> PersonaRegistry:
     return PersonaRegistry(
         catalog=load_trait_catalog(Settings(_env_file=None).traits_file),
         policy_for_locale=lambda _locale: "Be kind.",
@@ -43,8 +36,8 @@ def _registry(clock: Clock) -> PersonaRegistry:
 
 
 async def test_an_edit_made_elsewhere_shows_once_the_period_ends(database: Database) -> None:
-    clock = Clock()
-    here, elsewhere = _registry(clock), _registry(Clock())
+    clock = ManualClock()
+    here, elsewhere = _registry(clock), _registry(ManualClock())
     async with database.transaction() as db:
         await here.create(db, PersonaSheet.model_validate(NEW_PERSONA))
     async with database.session() as db:
@@ -63,7 +56,7 @@ async def test_an_edit_made_elsewhere_shows_once_the_period_ends(database: Datab
 
 
 async def test_an_edit_made_here_applies_at_once(database: Database) -> None:
-    registry = _registry(Clock())
+    registry = _registry(ManualClock())
     async with database.transaction() as db:
         await registry.create(db, PersonaSheet.model_validate(NEW_PERSONA))
     async with database.session() as db:
@@ -75,7 +68,7 @@ async def test_an_edit_made_here_applies_at_once(database: Database) -> None:
 
 
 async def test_a_missing_persona_is_not_remembered(database: Database) -> None:
-    registry = _registry(Clock())
+    registry = _registry(ManualClock())
     async with database.session() as db:
         with pytest.raises(Exception, match="no persona 'nemo'"):
             await registry.get(db, "nemo")
@@ -141,7 +134,7 @@ def test_v1_records_a_turn_whose_persona_was_deleted_elsewhere(
 async def test_a_forget_during_a_read_keeps_that_read_out_of_the_cache(
     database: Database,
 ) -> None:
-    registry = _registry(Clock())
+    registry = _registry(ManualClock())
     async with database.transaction() as db:
         await registry.create(db, PersonaSheet.model_validate(NEW_PERSONA))
     async with database.session() as db:
@@ -156,4 +149,4 @@ async def test_a_forget_during_a_read_keeps_that_read_out_of_the_cache(
 
 
 def _elsewhere_registry() -> PersonaRegistry:
-    return _registry(Clock())
+    return _registry(ManualClock())
