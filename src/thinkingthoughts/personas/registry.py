@@ -27,12 +27,12 @@ from thinkingthoughts.personas.catalog import (
 from thinkingthoughts.personas.compiler import compile_system_prompt
 from thinkingthoughts.personas.seeds import load_seed_personas
 from thinkingthoughts.personas.sheet import PersonaSheet
+from thinkingthoughts.recent_reads import RecentReads
 from thinkingthoughts.storage import persona_store
 from thinkingthoughts.storage.models import Persona
 from thinkingthoughts.storage.persona_store import ANY_OWNER
 
 PROMPT_CACHE_SIZE = 2048
-RECORD_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,13 +78,9 @@ class PersonaRegistry:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.catalog = catalog
-        self._cache_seconds = cache_seconds
-        self._clock = clock
-        self._records: OrderedDict[tuple[str, str | None], tuple[float, PersonaRecord]] = (
-            OrderedDict()
+        self._records: RecentReads[tuple[str, str | None], PersonaRecord] = RecentReads(
+            cache_seconds, clock=clock
         )
-        self._generation = 0
-        """Bumped by `forget`: a read that began before it is not remembered."""
         self._policy_for_locale = policy_for_locale
         self._default_ref = default_ref
         self._prompts: OrderedDict[tuple[str, int, tuple[tuple[str, int], ...]], str] = (
@@ -101,21 +97,16 @@ class PersonaRegistry:
         process apply at once (`forget`), those of another replica within that time."""
         key = (ref, visible_to)
         remembered = self._records.get(key)
-        if remembered is not None and self._clock() - remembered[0] < self._cache_seconds:
-            return remembered[1]
-        generation, read_at = self._generation, self._clock()
+        if remembered is not None:
+            return remembered
+        started = self._records.start_read()
         record = record_from_row(await self._row(db, ref, visible_to))
-        if self._cache_seconds > 0 and generation == self._generation:
-            self._records[key] = (read_at, record)
-            self._records.move_to_end(key)
-            if len(self._records) > RECORD_CACHE_SIZE:
-                self._records.popitem(last=False)
+        self._records.remember(started, key, record)
         return record
 
     def forget(self) -> None:
         """Drop every remembered persona: one was made, changed or deleted here."""
-        self._generation += 1
-        self._records.clear()
+        self._records.forget()
 
     async def get_or_default(
         self, db: AsyncSession, ref: str | None, *, visible_to: str | None = ANY_OWNER

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from thinkingthoughts.errors import AuthenticationError
+from thinkingthoughts.recent_reads import RecentReads
 from thinkingthoughts.security.api_keys import hash_key_secret, parse_scopes
 from thinkingthoughts.security.key_management import key_policy
 from thinkingthoughts.security.principal import Principal
@@ -32,12 +33,11 @@ def extract_secret(*, api_key_header: str | None, authorization: str | None) -> 
 
 @dataclass(frozen=True, slots=True)
 class _KnownKey:
-    """A key as last read from the database, and when it was read (monotonic seconds)."""
+    """A key as last read from the database."""
 
     principal: Principal
     expires_at: datetime | None
     last_used_at: datetime | None
-    read_at: float
 
 
 class KeyAuthenticator:
@@ -58,40 +58,31 @@ class KeyAuthenticator:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._database = database
-        self._cache_seconds = cache_seconds
-        self._clock = clock
-        self._known: dict[str, _KnownKey] = {}
-        self._generation = 0
-        """Bumped by `forget`: a read that began before it is not remembered."""
+        self._known: RecentReads[str, _KnownKey] = RecentReads(cache_seconds, clock=clock)
 
     async def authenticate(self, secret: str | None) -> Principal:
         if not secret:
             raise AuthenticationError(MISSING_KEY_MESSAGE, code="missing_api_key")
         digest = hash_key_secret(secret)
-        known = self._known.get(digest)
-        if known is None or self._clock() - known.read_at >= self._cache_seconds:
-            known = await self._read(digest)
+        known = self._known.get(digest) or await self._read(digest)
         now = datetime.now(UTC)
         if known.expires_at is not None and known.expires_at <= now:
             raise AuthenticationError("the API key has expired", code="expired_api_key")
         if known.last_used_at is None or now - known.last_used_at >= LAST_USED_RESOLUTION:
             async with self._database.transaction() as db:
                 await key_store.mark_api_key_used(db, key_id=known.principal.key_id, at=now)
-            if digest in self._known:
-                self._known[digest] = replace(known, last_used_at=now)
+            self._known.update(digest, replace(known, last_used_at=now))
         return known.principal
 
     def forget(self) -> None:
         """Drop every remembered key: one was changed, revoked or rotated here."""
-        self._generation += 1
-        self._known.clear()
+        self._known.forget()
 
     async def _read(self, digest: str) -> _KnownKey:
-        generation, read_at = self._generation, self._clock()
+        started = self._known.start_read()
         async with self._database.session() as db:
             row = await key_store.find_api_key_by_hash(db, secret_hash=digest)
         if row is None or row.revoked_at is not None:
-            self._known.pop(digest, None)
             raise AuthenticationError(INVALID_KEY_MESSAGE)
         known = _KnownKey(
             principal=Principal(
@@ -103,8 +94,6 @@ class KeyAuthenticator:
             ),
             expires_at=row.expires_at,
             last_used_at=row.last_used_at,
-            read_at=read_at,
         )
-        if self._cache_seconds > 0 and generation == self._generation:
-            self._known[digest] = known
+        self._known.remember(started, digest, known)
         return known
