@@ -198,13 +198,19 @@ def start_ui(settings: Settings, *, gateway_url: str, host: str) -> subprocess.P
     return None
 
 
+def ui_gateway_url(settings: Settings, given: str | None) -> str:
+    """The gateway the page talks to: the one named on the command line, else
+    STREAMLIT_BACKEND_API_URL, else this machine's gateway on TT_PORT."""
+    return (
+        given
+        or settings.ui_backend_api_url
+        or f"http://{_reachable(settings.host)}:{settings.port}"
+    )
+
+
 def run_ui(settings: Settings, *, host: str, gateway_url: str | None) -> int:
     """`thinkingthoughts ui`: the chat page alone, in the foreground."""
-    url = (
-        gateway_url
-        or os.environ.get("STREAMLIT_BACKEND_API_URL")
-        or (f"http://{_reachable(settings.host)}:{settings.port}")
-    )
+    url = ui_gateway_url(settings, gateway_url)
     try:
         return subprocess.call(  # noqa: S603 - our own interpreter and script
             ui_command(settings, host=host), env=ui_environment(settings, gateway_url=url)

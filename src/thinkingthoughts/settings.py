@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", validation_alias=_env("TT_HOST"))
     port: int = Field(default=8001, ge=1, le=65535, validation_alias=_env("TT_PORT"))
     ui_port: int = Field(default=8501, ge=1, le=65535, validation_alias=_env("TT_UI_PORT"))
+    ui_backend_api_url: str | None = Field(
+        default=None, validation_alias=_env("STREAMLIT_BACKEND_API_URL")
+    )
+    """The gateway `thinkingthoughts ui` points the page at (default: this one's port)."""
     simulator_port: int = Field(
         default=8000, ge=1, le=65535, validation_alias=_env("TT_SIMULATOR_PORT")
     )
