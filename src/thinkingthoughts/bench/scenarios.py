@@ -51,7 +51,7 @@ def measure(
     cpu_before = server.cpu_seconds()
     run = asyncio.run(run_load(call_for, total=total, concurrency=concurrency))
     cpu_after = server.cpu_seconds()
-    cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
+    cpu = _cpu_spent(cpu_before, cpu_after)
     return summarize(label, run, server_cpu_seconds=cpu)
 
 
@@ -118,12 +118,11 @@ def stream(options: BenchOptions) -> ScenarioReport:
     low, high = options.concurrency, options.high_concurrency
     gateway, direct = report.summary(f"gateway @{low}"), report.summary(f"direct @{low}")
     crowded = report.summary(f"gateway @{high}")
-    added = added_ms(_ttft(gateway), _ttft(direct))
     report.checks.append(
-        Check(
+        _at_most(
             f"TTFT added over direct at {low} clients ≤ 5 ms (median)",
-            f"{added:.2f} ms" if added is not None else "-",
-            None if added is None else added <= 5.0,
+            added_ms(_ttft(gateway), _ttft(direct)),
+            limit_ms=5.0,
         )
     )
     if crowded is not None:
@@ -151,12 +150,11 @@ def openai(options: BenchOptions) -> ScenarioReport:
             call = stack.upstream_call(server, stream=True)
             report.summaries.append(measure(label, server, call, **load))
     gateway, direct = report.summary("gateway"), report.summary("direct")
-    added = added_ms(_ttft(gateway), _ttft(direct))
     report.checks.append(
-        Check(
+        _at_most(
             "TTFT added over direct ≤ 5 ms (median)",
-            f"{added:.2f} ms" if added is not None else "-",
-            None if added is None else added <= 5.0,
+            added_ms(_ttft(gateway), _ttft(direct)),
+            limit_ms=5.0,
         )
     )
     return report
@@ -178,13 +176,12 @@ def long_session(options: BenchOptions) -> ScenarioReport:
             )
     smallest = report.summary(f"{options.session_sizes[0]} messages")
     largest = report.summary(f"{options.session_sizes[-1]} messages")
-    added = added_ms(largest.p50_ms if largest else None, smallest.p50_ms if smallest else None)
     report.checks.append(
-        Check(
+        _at_most(
             f"{options.session_sizes[-1]:,} stored messages cost ≤ 2 ms more than "
             f"{options.session_sizes[0]} (median)",
-            f"{added:+.2f} ms" if added is not None else "-",
-            None if added is None else added <= 2.0,
+            added_ms(largest.p50_ms if largest else None, smallest.p50_ms if smallest else None),
+            limit_ms=2.0,
         )
     )
     return report
@@ -208,7 +205,7 @@ def soak(options: BenchOptions) -> ScenarioReport:
             rss = stack.gateway.rss_bytes()
             samples.append((done, round(rss / 2**20, 1) if rss is not None else float("nan")))
         cpu_after = stack.gateway.cpu_seconds()
-    cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
+    cpu = _cpu_spent(cpu_before, cpu_after)
     whole = LoadRun(
         samples=[s for run in runs for s in run.samples],
         elapsed=sum(run.elapsed for run in runs),
@@ -237,7 +234,6 @@ def _check_gateway_against(report: ScenarioReport) -> None:
     litellm, bare, direct = (report.summary(n) for n in ("litellm", "passthrough", "direct"))
     versus_litellm = ratio(gateway.rps, litellm.rps if litellm else None)
     versus_bare = ratio(gateway.rps, bare.rps if bare else None)
-    added = added_ms(gateway.p50_ms, direct.p50_ms if direct else None)
     report.checks += [
         Check(
             "req/s ≥ 10× LiteLLM proxy",
@@ -249,12 +245,22 @@ def _check_gateway_against(report: ScenarioReport) -> None:
             f"{versus_bare:.2f}×" if versus_bare is not None else "-",
             None if versus_bare is None else versus_bare >= 0.5,
         ),
-        Check(
+        _at_most(
             "median latency added over direct ≤ 5 ms",
-            f"{added:.2f} ms" if added is not None else "-",
-            None if added is None else added <= 5.0,
+            added_ms(gateway.p50_ms, direct.p50_ms if direct else None),
+            limit_ms=5.0,
         ),
     ]
+
+
+def _at_most(name: str, added: float | None, *, limit_ms: float) -> Check:
+    """A target on milliseconds added: met when `added` is at most `limit_ms`."""
+    measured = f"{added:+.2f} ms" if added is not None else "-"
+    return Check(name, measured, None if added is None else added <= limit_ms)
+
+
+def _cpu_spent(before: float | None, after: float | None) -> float | None:
+    return after - before if before is not None and after is not None else None
 
 
 def _ttft(summary: Summary | None) -> float | None:
