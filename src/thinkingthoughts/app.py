@@ -55,16 +55,23 @@ CORS_EXPOSED_HEADERS = [
 
 
 def create_app(
-    settings: Settings, *, upstream_base_url: str | None = None, announce: Announce = print
+    settings: Settings,
+    *,
+    upstream_base_url: str | None = None,
+    announce: Announce = print,
+    storage_prepared: bool = False,
 ) -> FastAPI:
-    """Build the gateway. `upstream_base_url` overrides the settings (the bundled simulator)."""
+    """Build the gateway. `upstream_base_url` overrides the settings (the bundled simulator);
+    `storage_prepared`: `prepare_storage_once` already ran (several workers)."""
     base_url = upstream_base_url or settings.llm_base_url
     if base_url is None:
         raise ValueError("no inference server: set LLM_BASE_URL or run `thinkingthoughts up`")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_resources(settings, base_url=base_url, announce=announce) as resources:
+        async with open_resources(
+            settings, base_url=base_url, announce=announce, storage_prepared=storage_prepared
+        ) as resources:
             app.state.resources = resources
             yield
 
@@ -101,20 +108,32 @@ def create_app(
 
 @asynccontextmanager
 async def open_resources(
-    settings: Settings, *, base_url: str, announce: Announce
+    settings: Settings, *, base_url: str, announce: Announce, storage_prepared: bool = False
 ) -> AsyncIterator[GatewayResources]:
     """Everything a gateway process holds, closed on exit, also when a start fails halfway."""
     async with AsyncExitStack() as stack:
-        yield await _build_resources(settings, base_url=base_url, announce=announce, stack=stack)
+        yield await _build_resources(
+            settings,
+            base_url=base_url,
+            announce=announce,
+            stack=stack,
+            storage_prepared=storage_prepared,
+        )
 
 
 async def _build_resources(
-    settings: Settings, *, base_url: str, announce: Announce, stack: AsyncExitStack
+    settings: Settings,
+    *,
+    base_url: str,
+    announce: Announce,
+    stack: AsyncExitStack,
+    storage_prepared: bool,
 ) -> GatewayResources:
     database = Database(settings.resolved_database_url)
     stack.push_async_callback(database.dispose)
     registry = persona_registry(settings)
-    await prepare_storage(settings, database, registry, announce=announce)
+    if not storage_prepared:
+        await prepare_storage(settings, database, registry, announce=announce)
     upstream = UpstreamClient.create(
         base_url=base_url,
         api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
@@ -209,8 +228,9 @@ async def prepare_storage_once(settings: Settings, *, announce: Announce = print
 
 
 def app_from_environment() -> FastAPI:
-    """The app factory a multi-worker server imports: settings from the environment."""
-    return create_app(Settings())
+    """The app factory a multi-worker server imports: settings from the environment, the
+    storage already prepared by the parent process."""
+    return create_app(Settings(), storage_prepared=True)
 
 
 def _policy_loader(settings: Settings) -> Callable[[str], str]:
