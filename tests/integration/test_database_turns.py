@@ -4,7 +4,14 @@ side by side (its row locks are enough)."""
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
+from functools import partial
 
+import pytest
+from sqlalchemy import Connection, func, select
+
+from thinkingthoughts.storage import turn_rows
 from thinkingthoughts.storage.database import Database
 
 
@@ -32,3 +39,65 @@ async def test_transactions_take_turns_on_sqlite_only(database: Database) -> Non
     release.set()
     await asyncio.gather(holder, waiting)
     assert inside == ["first", "second"]
+
+
+async def test_run_commits_what_its_work_wrote(database: Database) -> None:
+    session_id = await _new_session(database)
+
+    appended = await database.run(
+        partial(turn_rows.append_message, session_id=session_id, role="user", content="hello")
+    )
+
+    tail = await database.run(partial(turn_rows.read_history_tail, session_id=session_id, limit=5))
+    assert [(row.seq, row.content) for row in tail] == [(appended.seq, "hello")]
+
+
+async def test_run_keeps_nothing_of_work_that_fails_halfway(database: Database) -> None:
+    session_id = await _new_session(database)
+
+    def append_then_fail(connection: Connection) -> None:
+        turn_rows.append_message(connection, session_id=session_id, role="user", content="lost")
+        raise RuntimeError("failed after the first write")
+
+    with pytest.raises(RuntimeError, match="after the first write"):
+        await database.run(append_then_fail)
+
+    assert await database.run(partial(_counts, session_id=session_id)) == (0, 0)
+
+
+async def test_run_finishes_its_transaction_when_the_caller_is_cancelled(
+    database: Database,
+) -> None:
+    session_id = await _new_session(database)
+    started = threading.Event()
+
+    def slow_append(connection: Connection) -> None:
+        started.set()
+        time.sleep(0.2)
+        turn_rows.append_message(connection, session_id=session_id, role="user", content="kept")
+
+    caller = asyncio.create_task(database.run(slow_append))
+    await asyncio.to_thread(started.wait, 5)
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+
+    # The next transaction waits for the cancelled one: its message is there, complete.
+    assert await database.run(partial(_counts, session_id=session_id)) == (1, 1)
+
+
+async def _new_session(database: Database) -> str:
+    return await database.run(
+        partial(turn_rows.create_session, owner="alice", persona_id=None, traits={}, title=None)
+    )
+
+
+def _counts(connection: Connection, *, session_id: str) -> tuple[int, int]:
+    """(messages stored, the session's message_count)."""
+    stored = connection.execute(
+        select(func.count()).where(turn_rows.MESSAGES.c.session_id == session_id)
+    ).scalar_one()
+    counted = connection.execute(
+        select(turn_rows.SESSIONS.c.message_count).where(turn_rows.SESSIONS.c.id == session_id)
+    ).scalar_one()
+    return stored, counted

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 import pytest
 from sqlalchemy import text
 
 from thinkingthoughts.errors import NotFoundError
-from thinkingthoughts.storage import message_store, session_store
+from thinkingthoughts.storage import message_store, session_store, turn_rows
 from thinkingthoughts.storage.database import Database
 from thinkingthoughts.storage.models import MessageRole
 
@@ -45,9 +46,9 @@ async def test_sequences_are_per_session(database: Database) -> None:
 async def test_append_stores_every_field(database: Database) -> None:
     session_id = await _new_session(database)
 
-    async with database.session() as db, db.begin():
-        appended = await message_store.append_message(
-            db,
+    appended = await database.run(
+        partial(
+            turn_rows.append_message,
             session_id=session_id,
             role="assistant",
             content="Partial answer",
@@ -58,6 +59,7 @@ async def test_append_stores_every_field(database: Database) -> None:
             finish_reason="length",
             message_id="00000000-0000-4000-8000-000000000001",
         )
+    )
 
     async with database.session() as db:
         [stored] = await message_store.list_messages(db, session_id=session_id, limit=10)
@@ -140,17 +142,16 @@ async def test_history_tail_pages_backwards_newest_first(database: Database) -> 
     for n in range(1, 8):
         await _append(database, session_id, f"u{n}")
 
-    async with database.session() as db:
-        pages = []
-        before: int | None = None
-        while True:
-            page = await message_store.read_history_tail(
-                db, session_id=session_id, limit=3, before_seq=before
-            )
-            if not page:
-                break
-            pages.append([m.seq for m in page])
-            before = page[-1].seq
+    pages = []
+    before: int | None = None
+    while True:
+        page = await database.run(
+            partial(turn_rows.read_history_tail, session_id=session_id, limit=3, before_seq=before)
+        )
+        if not page:
+            break
+        pages.append([m.seq for m in page])
+        before = page[-1].seq
 
     assert pages == [[7, 6, 5], [4, 3, 2], [1]]
 
@@ -160,8 +161,7 @@ async def test_history_tail_reads_only_its_session(database: Database) -> None:
     await _append(database, mine, "u-mine")
     await _append(database, other, "u-other")
 
-    async with database.session() as db:
-        tail = await message_store.read_history_tail(db, session_id=mine, limit=10)
+    tail = await database.run(partial(turn_rows.read_history_tail, session_id=mine, limit=10))
 
     assert [m.content for m in tail] == ["u-mine"]
 
@@ -225,10 +225,9 @@ async def test_dropping_replies_keeps_everything_up_to_the_last_user_message(
     for content in ("hi", "u1", "a1", "u2", "a2", "a2 bis"):  # u…: the user's
         await _append(database, session_id, content)
 
-    async with database.session() as db, db.begin():
-        session = await session_store.get_session(db, session_id=session_id, owner="alice")
-        assert session is not None
-        dropped = await message_store.drop_replies_after_last_user(db, session=session)
+    dropped = await database.run(
+        partial(turn_rows.drop_replies_after_last_user, session_id=session_id)
+    )
 
     assert dropped == 2
     async with database.session() as db:
@@ -246,9 +245,9 @@ async def test_dropping_replies_of_a_session_without_user_messages_drops_nothing
 ) -> None:
     session_id = await _new_session(database)
     await _append(database, session_id, "greeting")
-    async with database.session() as db, db.begin():
-        session = await session_store.get_session(db, session_id=session_id, owner="alice")
-        assert session is not None
-        assert await message_store.drop_replies_after_last_user(db, session=session) is None
+    dropped = await database.run(
+        partial(turn_rows.drop_replies_after_last_user, session_id=session_id)
+    )
+    assert dropped is None
     async with database.session() as db:
         assert await message_store.count_messages(db, session_id=session_id) == 1

@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import anyio
@@ -19,7 +20,7 @@ from thinkingthoughts.observability.metrics import (
     UPSTREAM_ERRORS,
     counting_upstream_errors,
 )
-from thinkingthoughts.storage import message_store
+from thinkingthoughts.storage import turn_rows
 from thinkingthoughts.storage.database import Database
 from thinkingthoughts.upstream.client import UpstreamStream
 from thinkingthoughts.upstream.protocol import StreamChunk, Usage, merge_tool_call_deltas
@@ -40,9 +41,9 @@ async def record_reply(
         target.meter.observe(usage=usage, content=content, status=status)
     if target.session_id is None:
         return
-    async with database.transaction() as db:
-        await message_store.append_message(
-            db,
+    await database.run(
+        partial(
+            turn_rows.append_message,
             session_id=target.session_id,
             role="assistant",
             content=content,
@@ -54,6 +55,7 @@ async def record_reply(
             message_id=target.message_id,
             tool_calls=tool_calls,
         )
+    )
 
 
 async def record_unfinished(database: Database, target: ReplyTarget, status: MessageStatus) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncGenerator, Sequence
+from functools import partial
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from thinkingthoughts.chat.context import (
     ContextBudget,
@@ -18,6 +18,7 @@ from thinkingthoughts.chat.context import (
 )
 from thinkingthoughts.chat.metering import estimate_prompt_tokens
 from thinkingthoughts.chat.recording import ReplyRelay, record_reply, recorded_if_unanswered
+from thinkingthoughts.chat.turn_storage import TurnWrite, store_turn
 from thinkingthoughts.chat.turns import (
     PreparedTurn,
     StreamDelta,
@@ -36,15 +37,11 @@ from thinkingthoughts.errors import (
 )
 from thinkingthoughts.personas.registry import PersonaRecord, PersonaRegistry
 from thinkingthoughts.security.key_policy import KeyPolicy
-from thinkingthoughts.storage import message_store, session_store
+from thinkingthoughts.storage import turn_rows
 from thinkingthoughts.storage.database import Database
-from thinkingthoughts.storage.models import ChatSession
 from thinkingthoughts.upstream.client import UpstreamClient
 from thinkingthoughts.upstream.models import ModelResolver, ResolvedModel
 
-HISTORY_PAGE_SIZE = 64
-TITLE_LENGTH = 60
-SENDABLE_STATUSES = frozenset({"complete", "interrupted"})
 EXACT_COUNT_THRESHOLD = 0.25
 """Share of the budget above which an estimated prompt is counted exactly upstream.
 
@@ -105,48 +102,44 @@ class ChatService:
                 code="max_tokens_too_large",
             )
         budget = ContextBudget(model.max_model_len, max_tokens).prompt_tokens
-        async with self._database.transaction() as db:
-            session = await self._load_session(db, request)
-            persona_ref = request.persona_ref or (session.persona_id if session else None)
+        session = await self._stored_session(request)
+        persona_ref = request.persona_ref or (session.persona_id if session else None)
+        async with self._database.session() as db:  # reads only on a cache miss
             persona = await self._personas.get_or_default(
                 db, persona_ref, visible_to=None if request.sees_every_persona else request.owner
             )
-            require_allowed(request.policy, persona_slug=persona.slug, model=model.name)
-            # Levels of dimensions an operator has since removed from the catalog are dropped.
-            stored_traits: dict[str, Any] = {
-                k: v
-                for k, v in (session.traits if session else {}).items()
-                if k in self._personas.catalog
-            }
-            requested = {**stored_traits, **request.traits}
-            levels = self._personas.trait_levels(persona, requested)
-            system_prompt = self._personas.system_prompt(persona, levels)
-            if request.regenerate:
-                assert session is not None  # the API requires a session to regenerate
-                await _drop_last_replies(db, session)
-            else:
-                newest = request.messages[-1]
-                if not newest_checked and not _fits_by_estimate(system_prompt, newest, budget):
-                    raise _NeedsExactCount(system_prompt, newest, budget, model)
+        require_allowed(request.policy, persona_slug=persona.slug, model=model.name)
+        # Levels of dimensions an operator has since removed from the catalog are dropped.
+        stored_traits = {
+            k: v
+            for k, v in (session.traits if session else {}).items()
+            if k in self._personas.catalog
+        }
+        requested = {**stored_traits, **request.traits}
+        levels = self._personas.trait_levels(persona, requested)
+        system_prompt = self._personas.system_prompt(persona, levels)
+        if not request.regenerate:
+            newest = request.messages[-1]
+            if not newest_checked and not _fits_by_estimate(system_prompt, newest, budget):
+                raise _NeedsExactCount(system_prompt, newest, budget, model)
 
-            session_id: str | None = None
-            if request.stateless:
-                history = _fit_messages(system_prompt, request.messages, budget)
-            else:
-                explicit_traits = {k: levels[k] for k in requested if k in levels}
-                if session is None:
-                    session = await self._start_session(db, request, persona, explicit_traits)
-                else:  # assigned only when changed: an unchanged session costs no UPDATE
-                    if session.persona_id != persona.id:
-                        session.persona_id = persona.id
-                    if session.traits != explicit_traits:
-                        session.traits = explicit_traits
-                for message in request.messages:
-                    await message_store.append_message(
-                        db, session_id=session.id, role=message.role, content=message.content
-                    )
-                session_id = session.id
-                history = await self._history_tail(db, session.id, system_prompt, budget)
+        session_id: str | None = None
+        if request.stateless:
+            history = _fit_messages(system_prompt, request.messages, budget)
+        else:
+            write = TurnWrite(
+                owner=request.owner,
+                session=session,
+                persona_id=persona.id,
+                greeting=persona.sheet.greeting,
+                traits={k: levels[k] for k in requested if k in levels},
+                messages=request.messages,
+                regenerate=request.regenerate,
+                system_prompt=system_prompt,
+                budget=budget,
+            )
+            stored = await self._database.run(partial(store_turn, write=write))
+            session_id, history = stored.session_id, stored.history
         upstream_messages = await self._trim_to_exact_count(
             [{"role": "system", "content": system_prompt}, *history], budget, model
         )
@@ -205,35 +198,14 @@ class ChatService:
             usage=relay.usage,
         )
 
-    async def _load_session(self, db: AsyncSession, request: TurnRequest) -> ChatSession | None:
+    async def _stored_session(self, request: TurnRequest) -> turn_rows.SessionRow | None:
         if request.session_id is None:
             return None
-        session = await session_store.get_session(
-            db, session_id=request.session_id, owner=request.owner
+        session = await self._database.run(
+            partial(turn_rows.find_session, session_id=request.session_id, owner=request.owner)
         )
         if session is None:
             raise NotFoundError(f"no session '{request.session_id}'", code="session_not_found")
-        return session
-
-    async def _start_session(
-        self,
-        db: AsyncSession,
-        request: TurnRequest,
-        persona: PersonaRecord,
-        traits: dict[str, int],
-    ) -> ChatSession:
-        first_user = next((m.content for m in request.messages if m.role == "user"), "")
-        session = await session_store.create_session(
-            db,
-            owner=request.owner,
-            persona_id=persona.id,
-            traits=traits,
-            title=session_title(first_user),
-        )
-        if persona.sheet.greeting:
-            await message_store.append_message(
-                db, session_id=session.id, role="assistant", content=persona.sheet.greeting
-            )
         return session
 
     async def _require_newest_fits(
@@ -256,34 +228,6 @@ class ChatService:
             f"({model.max_model_len} in the model's context, "
             f"{model.max_model_len - budget} kept for the reply)"
         )
-
-    async def _history_tail(
-        self, db: AsyncSession, session_id: str, system_prompt: str, budget: int
-    ) -> list[dict[str, Any]]:
-        """The newest stored messages that fit, read page by page from the end.
-
-        The newest message always goes, even when the estimate says it does not fit
-        (the exact check decides later); after it, the tail stops at the first misfit.
-        """
-        used = estimate_message_tokens(system_prompt)
-        kept: list[message_store.HistoryRow] = []
-        before_seq: int | None = None
-        while True:
-            page = await message_store.read_history_tail(
-                db, session_id=session_id, limit=HISTORY_PAGE_SIZE, before_seq=before_seq
-            )
-            sendable = [r for r in page if r.status in SENDABLE_STATUSES and r.content]
-            tokens = [estimate_message_tokens(r.content) for r in sendable]
-            fitting = count_fitting_history(
-                fixed_tokens=used, history_tokens_newest_first=tokens, budget=budget
-            )
-            if not kept and sendable:
-                fitting = max(fitting, 1)
-            kept += sendable[:fitting]
-            used += sum(tokens[:fitting])
-            if fitting < len(sendable) or len(page) < HISTORY_PAGE_SIZE:
-                return [{"role": r.role, "content": r.content} for r in reversed(kept)]
-            before_seq = page[-1].seq
 
     async def _trim_to_exact_count(
         self, messages: list[dict[str, Any]], budget: int, model: ResolvedModel
@@ -327,14 +271,6 @@ class ChatService:
         )
 
 
-async def _drop_last_replies(db: AsyncSession, session: ChatSession) -> None:
-    if await message_store.drop_replies_after_last_user(db, session=session) is None:
-        raise InvalidRequestError(
-            "this conversation has no message of yours to answer again",
-            code="nothing_to_regenerate",
-        )
-
-
 def require_allowed(policy: KeyPolicy, *, persona_slug: str | None, model: str) -> None:
     """Refuse a turn with a persona or upstream model outside the key's allow-lists."""
     if persona_slug is not None and not policy.allows_persona(persona_slug):
@@ -370,14 +306,6 @@ def _fit_messages(
     )
     kept = messages[len(messages) - max(keep, 1) :]
     return [{"role": m.role, "content": m.content} for m in kept]
-
-
-def session_title(text: str) -> str | None:
-    """A session's title from its first user message: one line, at most TITLE_LENGTH."""
-    line = " ".join(text.split())
-    if not line:
-        return None
-    return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
 
 
 class _NeedsExactCount(Exception):  # noqa: N818 - a signal, not an error

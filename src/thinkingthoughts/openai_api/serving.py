@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from thinkingthoughts.chat.metering import TurnMeter, estimate_prompt_tokens
 from thinkingthoughts.chat.recording import ReplyRelay, record_reply, record_unfinished
-from thinkingthoughts.chat.service import require_allowed, session_title
+from thinkingthoughts.chat.service import require_allowed
+from thinkingthoughts.chat.turn_storage import session_title
 from thinkingthoughts.chat.turns import ReplyTarget
 from thinkingthoughts.errors import InvalidRequestError, NotFoundError
 from thinkingthoughts.observability.metrics import counting_upstream_errors

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import event, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -20,6 +21,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from thinkingthoughts.observability.metrics import DATABASE_SECONDS
+
+T = TypeVar("T")
 
 ASYNC_DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
@@ -35,6 +38,8 @@ SQLITE_PRAGMAS = (
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
 )
+
+SQLITE_SYNC_DRIVER = "sqlite+pysqlite"
 
 POSTGRES_POOL_SIZE = 10
 POSTGRES_MAX_OVERFLOW = 20
@@ -105,6 +110,13 @@ class Database:
         )
 
         self._sqlite_writers = asyncio.Lock() if self.is_sqlite else None
+        # A SQLite file is also opened synchronously, for `run`: one thread of its own
+        # runs a whole transaction in one hop, where aiosqlite hops once per call.
+        self._sync_engine: Engine | None = None
+        self._sync_thread: ThreadPoolExecutor | None = None
+        if sqlite_file_path(parsed) is not None:
+            self._sync_engine = create_engine(parsed.set(drivername=SQLITE_SYNC_DRIVER))
+            event.listen(self._sync_engine, "connect", _apply_sqlite_pragmas)
 
     def session(self) -> AsyncSession:
         """A new session, to use as `async with db.session() as session:`."""
@@ -126,6 +138,39 @@ class Database:
         finally:
             DATABASE_SECONDS.observe(time.perf_counter() - started)
 
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        """`work(connection)` in one transaction, committed when it returns.
+
+        For the hot path: `work` runs SQLAlchemy Core statements on a synchronous
+        connection, all of them in one trip (on SQLite, the database's own thread; on
+        PostgreSQL, the async driver under `run_sync`). Once started, the transaction
+        runs to its end even if the caller is cancelled, so it never holds the writers'
+        turn half-done.
+        """
+        return await asyncio.shield(asyncio.ensure_future(self._run(work)))
+
+    async def _run(self, work: Callable[[Connection], T]) -> T:
+        started = time.perf_counter()
+        try:
+            async with self._writer_turn():
+                if self._sync_engine is None:
+                    async with self.engine.begin() as connection:
+                        return await connection.run_sync(work)
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(self._thread(), self._run_in_thread, work)
+        finally:
+            DATABASE_SECONDS.observe(time.perf_counter() - started)
+
+    def _run_in_thread(self, work: Callable[[Connection], T]) -> T:
+        assert self._sync_engine is not None
+        with self._sync_engine.begin() as connection:
+            return work(connection)
+
+    def _thread(self) -> ThreadPoolExecutor:
+        if self._sync_thread is None:
+            self._sync_thread = ThreadPoolExecutor(1, thread_name_prefix="tt-sqlite")
+        return self._sync_thread
+
     def _writer_turn(self) -> AbstractAsyncContextManager[object]:
         return self._sqlite_writers if self._sqlite_writers is not None else nullcontext()
 
@@ -137,6 +182,14 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+        if self._sync_engine is not None:
+            if self._sync_thread is not None:
+                await asyncio.get_running_loop().run_in_executor(
+                    self._sync_thread, self._sync_engine.dispose
+                )
+                self._sync_thread.shutdown()
+                self._sync_thread = None
+            self._sync_engine.dispose()
 
 
 def _apply_sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
