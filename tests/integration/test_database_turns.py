@@ -101,3 +101,45 @@ def _counts(connection: Connection, *, session_id: str) -> tuple[int, int]:
         select(turn_rows.SESSIONS.c.message_count).where(turn_rows.SESSIONS.c.id == session_id)
     ).scalar_one()
     return stored, counted
+
+
+async def test_run_waits_for_an_open_transaction_on_sqlite_only(database: Database) -> None:
+    inside: list[str] = []
+    holding = asyncio.Event()
+    release = asyncio.Event()
+
+    async def hold() -> None:
+        async with database.transaction():
+            inside.append("transaction")
+            holding.set()
+            await release.wait()
+
+    holder = asyncio.create_task(hold())
+    await holding.wait()
+    runner = asyncio.create_task(database.run(lambda _: inside.append("run")))
+    await asyncio.sleep(0.1)
+
+    assert inside == (["transaction"] if database.is_sqlite else ["transaction", "run"])
+    release.set()
+    await asyncio.gather(holder, runner)
+    assert inside == ["transaction", "run"]
+
+
+async def test_a_transaction_starts_after_the_runs_submitted_before_it(
+    database: Database,
+) -> None:
+    inside: list[str] = []
+    started = threading.Event()
+
+    def slow(_: Connection) -> None:
+        started.set()
+        time.sleep(0.2)
+        inside.append("run")
+
+    runner = asyncio.create_task(database.run(slow))
+    await asyncio.to_thread(started.wait, 5)
+    async with database.transaction():
+        inside.append("transaction")
+    await runner
+
+    assert inside == ["run", "transaction"]

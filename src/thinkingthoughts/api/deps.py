@@ -19,7 +19,8 @@ from thinkingthoughts.security.principal import Principal
 logger = logging.getLogger(__name__)
 
 
-def get_resources(request: Request) -> GatewayResources:
+async def get_resources(request: Request) -> GatewayResources:
+    # async: FastAPI runs a plain `def` dependency in a worker thread, one hop per request.
     resources: GatewayResources = request.app.state.resources
     return resources
 

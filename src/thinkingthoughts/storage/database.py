@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -126,10 +126,10 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session inside a transaction, committed when the block ends without error.
 
-        On SQLite the transactions of this process take turns on an asyncio lock: SQLite
-        admits one writer at a time, and waiting in line costs nothing, whereas writers
-        that contend for the file's lock sleep and retry (milliseconds each, growing)
-        and make the slowest requests hundreds of times slower than the median.
+        On SQLite the transactions of this process take turns: SQLite admits one writer
+        at a time, and waiting in line costs nothing, whereas writers that contend for
+        the file's lock sleep and retry (milliseconds each, growing) and make the
+        slowest requests hundreds of times slower than the median.
         """
         started = time.perf_counter()
         try:
@@ -152,12 +152,14 @@ class Database:
     async def _run(self, work: Callable[[Connection], T]) -> T:
         started = time.perf_counter()
         try:
-            async with self._writer_turn():
-                if self._sync_engine is None:
-                    async with self.engine.begin() as connection:
-                        return await connection.run_sync(work)
-                loop = asyncio.get_running_loop()
-                return await loop.run_in_executor(self._thread(), self._run_in_thread, work)
+            if self._sync_engine is None:
+                async with self._writer_turn(), self.engine.begin() as connection:
+                    return await connection.run_sync(work)
+            # The thread runs its transactions back to back, with no trip through the
+            # event loop between two of them; they only wait for a `transaction()`.
+            await self._no_async_writer()
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._thread(), self._run_in_thread, work)
         finally:
             DATABASE_SECONDS.observe(time.perf_counter() - started)
 
@@ -171,8 +173,22 @@ class Database:
             self._sync_thread = ThreadPoolExecutor(1, thread_name_prefix="tt-sqlite")
         return self._sync_thread
 
-    def _writer_turn(self) -> AbstractAsyncContextManager[object]:
-        return self._sqlite_writers if self._sqlite_writers is not None else nullcontext()
+    @asynccontextmanager
+    async def _writer_turn(self) -> AsyncIterator[None]:
+        if self._sqlite_writers is None:
+            yield
+            return
+        async with self._sqlite_writers:
+            if self._sync_thread is not None:
+                # The thread's transactions submitted before this one end first.
+                await asyncio.get_running_loop().run_in_executor(self._sync_thread, _nothing)
+            yield
+
+    async def _no_async_writer(self) -> None:
+        writers = self._sqlite_writers
+        while writers is not None and writers.locked():
+            async with writers:
+                pass
 
     async def ping(self) -> None:
         """Run `SELECT 1`; raises when the database cannot be reached."""
@@ -190,6 +206,10 @@ class Database:
                 self._sync_thread.shutdown()
                 self._sync_thread = None
             self._sync_engine.dispose()
+
+
+def _nothing() -> None:
+    return None
 
 
 def _apply_sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
