@@ -14,8 +14,10 @@ from thinkingthoughts.api import chat, health, keys, metrics, openai, personas, 
 from thinkingthoughts.api.body_limit import BodySizeLimitMiddleware
 from thinkingthoughts.api.errors import install_error_handlers
 from thinkingthoughts.api.rate_limit_headers import RateLimitHeadersMiddleware
-from thinkingthoughts.api.request_metrics import RequestMetricsMiddleware
+from thinkingthoughts.api.request_observation import RequestObservationMiddleware
 from thinkingthoughts.chat.service import ChatService
+from thinkingthoughts.observability.multiprocess import forget_this_process
+from thinkingthoughts.observability.tracing import Tracing, no_span, start_tracing
 from thinkingthoughts.openai_api.serving import OpenAIChatService
 from thinkingthoughts.personas.catalog import load_trait_catalog
 from thinkingthoughts.personas.policy import load_operator_policy
@@ -47,6 +49,7 @@ STREAM_LEASE_MARGIN_SECONDS = 60.0
 
 CORS_EXPOSED_HEADERS = [
     "x-session-id",
+    "x-request-id",
     "retry-after",
     "x-ratelimit-limit",
     "x-ratelimit-remaining",
@@ -60,17 +63,24 @@ def create_app(
     upstream_base_url: str | None = None,
     announce: Announce = print,
     storage_prepared: bool = False,
+    tracing: Tracing | None = None,
 ) -> FastAPI:
     """Build the gateway. `upstream_base_url` overrides the settings (the bundled simulator);
-    `storage_prepared`: `prepare_storage_once` already ran (several workers)."""
+    `storage_prepared`: `prepare_storage_once` already ran (several workers); `tracing`:
+    where spans go (default: the OTLP endpoint of the settings, if any)."""
     base_url = upstream_base_url or settings.llm_base_url
     if base_url is None:
         raise ValueError("no inference server: set LLM_BASE_URL or run `thinkingthoughts up`")
+    tracing = tracing or start_tracing(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_resources(
-            settings, base_url=base_url, announce=announce, storage_prepared=storage_prepared
+            settings,
+            base_url=base_url,
+            announce=announce,
+            storage_prepared=storage_prepared,
+            tracing=tracing,
         ) as resources:
             app.state.resources = resources
             yield
@@ -88,7 +98,7 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(RateLimitHeadersMiddleware)
-    app.add_middleware(RequestMetricsMiddleware)
+    app.add_middleware(RequestObservationMiddleware)
     if settings.cors_origins:
         # Keys travel in headers, never cookies: credentials stay off, so even a
         # wildcard origin cannot be combined with them.
@@ -97,27 +107,43 @@ def create_app(
             allow_origins=settings.cors_origins,
             allow_credentials=False,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["authorization", "x-api-key", "content-type", "x-session-id"],
+            allow_headers=[
+                "authorization",
+                "x-api-key",
+                "content-type",
+                "x-session-id",
+                "x-request-id",
+            ],
             expose_headers=CORS_EXPOSED_HEADERS,
             max_age=600,
         )
     for module in (health, metrics, chat, personas, traits, sessions, keys, openai):
         app.include_router(module.router)
+    if tracing is not None:
+        tracing.instrument_app(app)
     return app
 
 
 @asynccontextmanager
 async def open_resources(
-    settings: Settings, *, base_url: str, announce: Announce, storage_prepared: bool = False
+    settings: Settings,
+    *,
+    base_url: str,
+    announce: Announce,
+    storage_prepared: bool = False,
+    tracing: Tracing | None = None,
 ) -> AsyncIterator[GatewayResources]:
     """Everything a gateway process holds, closed on exit, also when a start fails halfway."""
     async with AsyncExitStack() as stack:
+        if tracing is not None:
+            stack.callback(tracing.shutdown)
         yield await _build_resources(
             settings,
             base_url=base_url,
             announce=announce,
             stack=stack,
             storage_prepared=storage_prepared,
+            tracing=tracing,
         )
 
 
@@ -128,8 +154,10 @@ async def _build_resources(
     announce: Announce,
     stack: AsyncExitStack,
     storage_prepared: bool,
+    tracing: Tracing | None,
 ) -> GatewayResources:
-    database = Database(settings.resolved_database_url)
+    stack.callback(forget_this_process, settings.metrics_dir)
+    database = Database(settings.resolved_database_url, span=tracing.span if tracing else no_span)
     stack.push_async_callback(database.dispose)
     registry = persona_registry(settings)
     if not storage_prepared:
@@ -142,6 +170,7 @@ async def _build_resources(
             first_token=settings.llm_first_token_timeout,
             request=settings.llm_request_timeout,
         ),
+        trace_configs=tracing.upstream_trace_configs() if tracing else (),
     )
     stack.push_async_callback(upstream.close)
     redis = open_redis(settings.redis_url) if settings.redis_url else None

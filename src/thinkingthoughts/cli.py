@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -21,7 +22,10 @@ from thinkingthoughts.operations import (
     create_api_key,
     describe_key,
     describe_usage,
+    export_session,
     import_legacy_personas,
+    parse_age,
+    purge_sessions,
     with_database,
 )
 from thinkingthoughts.security.api_keys import Scope
@@ -50,9 +54,11 @@ app = typer.Typer(
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 personas_app = typer.Typer(help="Personas.", no_args_is_help=True)
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
+sessions_app = typer.Typer(help="Stored conversations.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(personas_app, name="personas")
 app.add_typer(db_app, name="db")
+app.add_typer(sessions_app, name="sessions")
 
 HostOption = Annotated[str | None, typer.Option(help="Interface to listen on.")]
 PortOption = Annotated[int | None, typer.Option(help="Port to listen on.")]
@@ -223,7 +229,7 @@ def keys_set(
             typer.echo(f"error: --reset takes one of {', '.join(sorted(POLICY_FIELDS))}", err=True)
             raise typer.Exit(code=2)
         changes[field] = None
-    info = run_key_operation(
+    info = run_operation(
         settings, lambda database: update_key(database, ref, name=name, policy=changes)
     )
     typer.echo(describe_key(info))
@@ -240,7 +246,7 @@ def keys_usage(
     async def report(database: Database) -> UsageReport:
         return await read_usage_report(database, await get_key(database, ref), days=days)
 
-    for line in describe_usage(run_key_operation(settings, report)):
+    for line in describe_usage(run_operation(settings, report)):
         typer.echo(line)
 
 
@@ -258,7 +264,7 @@ def keys_revoke(
 ) -> None:
     """Revoke a key: it is refused from the next request on."""
     settings = load_settings()
-    info = run_key_operation(settings, lambda database: revoke_key(database, ref))
+    info = run_operation(settings, lambda database: revoke_key(database, ref))
     typer.echo(describe_key(info))
 
 
@@ -268,11 +274,11 @@ def keys_rotate(
 ) -> None:
     """Replace a key's secret (same name, scopes, owner); prints the new secret alone."""
     settings = load_settings()
-    issued = run_key_operation(settings, lambda database: rotate_key(database, ref))
+    issued = run_operation(settings, lambda database: rotate_key(database, ref))
     typer.echo(issued.secret)
 
 
-def run_key_operation(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+def run_operation(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
     try:
         return asyncio.run(with_database(settings, work))
     except GatewayError as exc:
@@ -300,6 +306,55 @@ def db_upgrade() -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade_database(settings.resolved_database_url)
     typer.echo("database is up to date")
+
+
+class ExportFormatChoice(StrEnum):
+    md = "md"
+    json = "json"
+
+
+@sessions_app.command("purge")
+def sessions_purge(
+    older_than: Annotated[
+        str, typer.Option(help="Delete sessions idle for longer than this: 30d, 12h, 2w, 90m.")
+    ],
+    dry_run: Annotated[bool, typer.Option(help="Only count what would be deleted.")] = False,
+) -> None:
+    """Delete old conversations (every owner's) with their messages."""
+    try:
+        age = parse_age(older_than)
+    except ValueError as exc:
+        typer.echo(f"error: --older-than: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    settings = load_settings()
+    report = asyncio.run(
+        with_database(
+            settings, lambda database: purge_sessions(database, older_than=age, dry_run=dry_run)
+        )
+    )
+    typer.echo(report.line())
+
+
+@sessions_app.command("export")
+def sessions_export(
+    session_id: Annotated[str, typer.Argument(help="The session's id.")],
+    export_format: Annotated[
+        ExportFormatChoice, typer.Option("--format", help="Markdown or JSON.")
+    ] = ExportFormatChoice.md,
+    output: Annotated[
+        Path | None, typer.Option(help="Write to this file instead of standard output.")
+    ] = None,
+) -> None:
+    """One conversation as Markdown or JSON, whoever owns it."""
+    settings = load_settings()
+    content = run_operation(
+        settings, lambda database: export_session(database, session_id, export_format.value)
+    )
+    if output is None:
+        typer.echo(content.decode(), nl=False)
+    else:
+        output.write_bytes(content)
+        typer.echo(f"wrote {output}", err=True)
 
 
 def main() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import importlib.util
 import os
 import signal
@@ -17,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from uvicorn.config import LOGGING_CONFIG
 
 from thinkingthoughts.app import create_app, prepare_storage_once
+from thinkingthoughts.observability.logs import gateway_log_config
+from thinkingthoughts.observability.multiprocess import shared_metrics_directory
 from thinkingthoughts.settings import Settings
 
 APP_FACTORY = "thinkingthoughts.app:app_from_environment"
@@ -56,7 +56,7 @@ def serve_gateway(
         "host": host,
         "port": port,
         "log_level": settings.log_level,
-        "log_config": gateway_log_config(settings.log_level),
+        "log_config": gateway_log_config(settings.log_level, settings.log_format),
         "access_log": False,
         "timeout_graceful_shutdown": 5,
     }
@@ -70,18 +70,8 @@ def serve_gateway(
             file=sys.stderr,
         )
     asyncio.run(prepare_storage_once(settings))
-    uvicorn.run(APP_FACTORY, factory=True, workers=workers, **common)
-
-
-def gateway_log_config(level: str) -> dict[str, Any]:
-    """Uvicorn's logging, with the gateway's own loggers at the configured level."""
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config["loggers"]["thinkingthoughts"] = {
-        "handlers": ["default"],
-        "level": level.upper(),
-        "propagate": False,
-    }
-    return config
+    with shared_metrics_directory(settings.metrics_dir):
+        uvicorn.run(APP_FACTORY, factory=True, workers=workers, **common)
 
 
 def run_stack(settings: Settings, *, host: str, port: int, with_ui: bool = True) -> int:

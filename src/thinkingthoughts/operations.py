@@ -1,15 +1,23 @@
-"""What the CLI does beyond serving: key creation and the legacy persona import."""
+"""What the CLI does beyond serving: key creation, the legacy persona import, and the
+housekeeping of stored conversations (purge, export)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from thinkingthoughts.chat.transcript_reader import (
+    ExportFormat,
+    read_transcript,
+    rendered_transcript,
+)
+from thinkingthoughts.errors import NotFoundError
 from thinkingthoughts.personas.catalog import load_trait_catalog
 from thinkingthoughts.personas.legacy import legacy_row_to_sheet
 from thinkingthoughts.security.api_keys import Scope
@@ -17,7 +25,7 @@ from thinkingthoughts.security.key_management import KeyInfo, issue_key
 from thinkingthoughts.security.key_policy import KeyPolicy
 from thinkingthoughts.security.usage_report import UsageReport
 from thinkingthoughts.settings import Settings
-from thinkingthoughts.storage import persona_store
+from thinkingthoughts.storage import persona_store, session_store
 from thinkingthoughts.storage.clock import utcnow
 from thinkingthoughts.storage.database import Database, async_database_url
 from thinkingthoughts.storage.migrate import upgrade_database_async
@@ -25,6 +33,51 @@ from thinkingthoughts.storage.migrate import upgrade_database_async
 T = TypeVar("T")
 
 LEGACY_QUERY = text("SELECT * FROM public.models ORDER BY id")
+AGE_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1),
+             "w": timedelta(weeks=1)}  # fmt: skip
+_AGE = re.compile(r"(\d+)([mhdw])")
+
+
+def parse_age(text: str) -> timedelta:
+    """`30d`, `12h`, `2w`, `90m` as a duration; ValueError for anything else."""
+    match = _AGE.fullmatch(text.strip().lower())
+    if match is None or int(match.group(1)) == 0:
+        raise ValueError(f"'{text}' is not an age like 30d, 12h, 2w or 90m")
+    return int(match.group(1)) * AGE_UNITS[match.group(2)]
+
+
+@dataclass(frozen=True)
+class PurgeReport:
+    cutoff: datetime
+    sessions: int
+    dry_run: bool
+
+    def line(self) -> str:
+        verb = "would delete" if self.dry_run else "deleted"
+        since = self.cutoff.isoformat(timespec="seconds")
+        return f"{verb} {self.sessions} sessions idle since {since}"
+
+
+async def purge_sessions(
+    database: Database, *, older_than: timedelta, dry_run: bool
+) -> PurgeReport:
+    """Delete the sessions (and their messages) idle for longer than `older_than`."""
+    cutoff = utcnow() - older_than
+    async with database.transaction() as db:
+        if dry_run:
+            count = await session_store.count_sessions_idle_since(db, cutoff=cutoff)
+        else:
+            count = await session_store.delete_sessions_idle_since(db, cutoff=cutoff)
+    return PurgeReport(cutoff=cutoff, sessions=count, dry_run=dry_run)
+
+
+async def export_session(database: Database, session_id: str, export_format: ExportFormat) -> bytes:
+    """One conversation, whoever owns it, as Markdown or JSON."""
+    async with database.session() as db:
+        session = await session_store.get_session(db, session_id=session_id, owner=None)
+        if session is None:
+            raise NotFoundError(f"no session '{session_id}'", code="session_not_found")
+        return rendered_transcript(await read_transcript(db, session), export_format)
 
 
 @dataclass

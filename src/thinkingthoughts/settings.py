@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -20,6 +20,7 @@ def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
 
 
+LogFormat = Literal["auto", "json", "text"]
 PositiveFloat = Annotated[float, Field(gt=0)]
 PositiveInt = Annotated[int, Field(gt=0)]
 
@@ -88,6 +89,23 @@ class Settings(BaseSettings):
         default=5.0, validation_alias=_env("TT_SSE_KEEPALIVE_SECONDS")
     )
     log_level: str = Field(default="info", validation_alias=_env("TT_LOG_LEVEL"))
+    log_format: LogFormat = Field(default="auto", validation_alias=_env("TT_LOG_FORMAT"))
+    """json (one object per line), text, or auto: text in a terminal, JSON elsewhere."""
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, validation_alias=_env("OTEL_EXPORTER_OTLP_ENDPOINT")
+    )
+    otel_exporter_otlp_traces_endpoint: str | None = Field(
+        default=None, validation_alias=_env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    )
+    otel_sdk_disabled: bool = Field(default=False, validation_alias=_env("OTEL_SDK_DISABLED"))
+    otel_traces_exporter: str = Field(default="otlp", validation_alias=_env("OTEL_TRACES_EXPORTER"))
+    """Traces go to the OTLP endpoint when one is set (with the `otel` extra); the exporter
+    reads the other OTEL_* variables itself."""
+    metrics_dir: Path | None = Field(
+        default=None, validation_alias=_env("PROMETHEUS_MULTIPROC_DIR")
+    )
+    """Where the workers of one gateway share their metrics (prometheus_client's
+    multiprocess mode); `serve --workers N` sets it up when it is not given."""
     api_docs: bool = Field(default=False, validation_alias=_env("TT_API_DOCS"))
     key_cache_seconds: float = Field(
         default=2.0, ge=0, le=5, validation_alias=_env("TT_KEY_CACHE_SECONDS")

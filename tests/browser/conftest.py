@@ -48,7 +48,7 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
     workdir = tmp_path_factory.mktemp("stack")
     simulator = ThreadedSimulator(SimulatorConfig(inter_token_latency=0.02, reply_tokens=24))
     simulator.start()
-    gateway = GatewayProcess(workdir, LLM_BASE_URL=simulator.base_url)
+    gateway = GatewayProcess(workdir, {"LLM_BASE_URL": simulator.base_url})
     admin_key = gateway.admin_key()
     assert admin_key is not None
     ui_port = free_port()

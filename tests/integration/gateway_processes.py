@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -33,7 +34,7 @@ class GatewayProcess:
     """One `thinkingthoughts serve` process; its output (stdout and stderr) goes to a file
     so tests can read everything it logged."""
 
-    def __init__(self, workdir: Path, **variables: str) -> None:
+    def __init__(self, workdir: Path, variables: Mapping[str, str], *, workers: int = 1) -> None:
         self.workdir = workdir
         self.port = free_port()
         self.log_file = workdir / "gateway.log"
@@ -41,8 +42,9 @@ class GatewayProcess:
         environment = {k: v for k, v in os.environ.items() if k not in CLEARED_VARIABLES}
         environment |= {"TT_DATA_DIR": str(workdir / "data"), **variables}
         self._log = self.log_file.open("w")
+        command = [sys.executable, "-m", "thinkingthoughts", "serve", "--port", str(self.port)]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "thinkingthoughts", "serve", "--port", str(self.port)],
+            [*command, "--workers", str(workers)],
             cwd=workdir,
             env=environment,
             stdout=self._log,

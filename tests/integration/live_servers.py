@@ -20,6 +20,7 @@ import uvicorn
 from aiohttp import web
 
 from thinkingthoughts.app import create_app
+from thinkingthoughts.observability.tracing import Tracing
 from thinkingthoughts.security.api_keys import Scope
 from thinkingthoughts.security.key_management import create_key
 from thinkingthoughts.settings import Settings
@@ -128,15 +129,30 @@ class ThreadedSimulator(ThreadedAiohttpServer):
         data = response.json()
         return list(data["requests"] if isinstance(data, dict) else data)
 
+    def recorded_headers(self) -> list[dict[str, str]]:
+        return list(httpx.get(self.root_url + "/_sim/request-headers").json())
+
+    def recorded_request_ids(self) -> list[str | None]:
+        return [headers.get("x-request-id") for headers in self.recorded_headers()]
+
+    def recorded_traceparents(self) -> list[str | None]:
+        return [headers.get("traceparent") for headers in self.recorded_headers()]
+
     def stats(self) -> dict[str, int]:
         return dict(httpx.get(self.root_url + "/_sim/stats").json())
 
 
 class ThreadedGateway:
-    def __init__(self, settings: Settings, *, announce: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        announce: Callable[[str], None],
+        tracing: Tracing | None = None,
+    ) -> None:
         self.settings = settings
         config = uvicorn.Config(
-            create_app(settings, announce=announce),
+            create_app(settings, announce=announce, tracing=tracing),
             host="127.0.0.1",
             port=0,
             log_level="warning",
@@ -164,6 +180,9 @@ class ThreadedGateway:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def client(self, key: str) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, headers={"x-api-key": key}, timeout=30)
 
 
 @dataclass

@@ -47,9 +47,9 @@ def replicas(
         "LLM_BASE_URL": simulator.base_url,
         "TT_LOG_LEVEL": "debug",
     }
-    first = GatewayProcess(tmp_path / "first", **shared)
+    first = GatewayProcess(tmp_path / "first", shared)
     try:
-        second = GatewayProcess(tmp_path / "second", **shared)
+        second = GatewayProcess(tmp_path / "second", shared)
     except BaseException:
         first.stop()
         raise
@@ -104,7 +104,9 @@ def test_one_limit_and_one_revocation_hold_across_two_processes(
 def test_keys_never_appear_in_the_logs(tmp_path: Path, simulator: ThreadedSimulator) -> None:
     """Every way a key can travel (header, bearer, a wrong key, a revoked key, a chat),
     at debug level: the log holds neither the secret nor the one refused."""
-    with GatewayProcess(tmp_path, LLM_BASE_URL=simulator.base_url, TT_LOG_LEVEL="debug") as gateway:
+    with GatewayProcess(
+        tmp_path, {"LLM_BASE_URL": simulator.base_url, "TT_LOG_LEVEL": "debug"}
+    ) as gateway:
         admin_key = gateway.admin_key()
         assert admin_key is not None
         wrong_key = "tt_" + "W" * 43

@@ -1,6 +1,6 @@
 """The deployment files, checked as files (no container engine runs here): the compose
-file against the Compose Specification's schema and against what the stack needs, the
-Dockerfile's stages, the Prometheus configuration."""
+file and the Swarm stack against the Compose Specification's schema and against what the
+stack needs, the Dockerfile's stages, the Prometheus and Grafana provisioning."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "deploy" / "docker" / "Dockerfile"
 PROMETHEUS = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 COMPOSE_SCHEMA = ROOT / "tests" / "schemas" / "compose-spec.json"
+SWARM_STACK = ROOT / "deploy" / "swarm" / "stack.yml"
+GRAFANA = ROOT / "deploy" / "grafana"
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +29,24 @@ def compose() -> dict[str, Any]:
     return loaded
 
 
-def test_the_compose_file_follows_the_compose_specification(compose: dict[str, Any]) -> None:
+@pytest.fixture(scope="module")
+def stack() -> dict[str, Any]:
+    loaded = yaml.safe_load(SWARM_STACK.read_text())
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def _schema_problems(document: dict[str, Any]) -> list[str]:
     validator = Draft201909Validator(json.loads(COMPOSE_SCHEMA.read_text()))
-    problems = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(compose)]
-    assert problems == []
+    return [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(document)]
+
+
+def test_the_compose_file_follows_the_compose_specification(compose: dict[str, Any]) -> None:
+    assert _schema_problems(compose) == []
+
+
+def test_the_swarm_stack_follows_the_compose_specification(stack: dict[str, Any]) -> None:
+    assert _schema_problems(stack) == []
 
 
 def test_the_schema_check_would_catch_a_mistake(compose: dict[str, Any]) -> None:
@@ -79,10 +95,58 @@ def test_the_gateway_uses_the_stacks_database_and_redis(compose: dict[str, Any])
     assert any("/var/lib/postgresql/data" in v for v in services["postgres"]["volumes"])
 
 
+def _labels(service: dict[str, Any]) -> dict[str, str]:
+    return dict(label.split("=", 1) for label in service["deploy"]["labels"])
+
+
+def test_the_swarm_stack_runs_pushed_images_behind_traefik_with_tls(stack: dict[str, Any]) -> None:
+    services = stack["services"]
+    assert not any("build" in service for service in services.values())
+    assert services["gateway"]["deploy"]["replicas"] >= 2
+    traefik = " ".join(services["traefik"]["command"])
+    assert "--providers.swarm.exposedbydefault=false" in traefik
+    assert "redirections.entrypoint.scheme=https" in traefik
+    assert "acme.storage=/letsencrypt/acme.json" in traefik
+    public = stack["networks"]["public"]["name"]
+    assert f"--providers.swarm.network={public}" in traefik
+    for name, port in (("gateway", "8001"), ("ui", "8501")):
+        labels = _labels(services[name])
+        router = next(k.split(".")[3] for k in labels if k.startswith("traefik.http.routers."))
+        assert labels["traefik.enable"] == "true"
+        assert labels[f"traefik.http.routers.{router}.entrypoints"] == "websecure"
+        assert labels[f"traefik.http.routers.{router}.tls.certresolver"] == "letsencrypt"
+        assert labels[f"traefik.http.services.{router}.loadbalancer.server.port"] == port
+        assert "public" in services[name]["networks"]
+    api = _labels(services["gateway"])
+    assert "!PathPrefix(`/metrics`)" in api["traefik.http.routers.tt-api.rule"]
+    assert api["traefik.http.services.tt-api.loadbalancer.healthcheck.path"] == "/health/ready"
+    gpu = services["vllm"]["deploy"]["resources"]["reservations"]["generic_resources"][0]
+    assert gpu["discrete_resource_spec"]["kind"] == "NVIDIA-GPU"
+    for stateful in ("postgres", "redis", "vllm"):
+        assert services[stateful]["networks"] == ["internal"]
+
+
+def test_grafana_is_provisioned_with_both_datasources_and_the_dashboard(
+    compose: dict[str, Any],
+) -> None:
+    datasources = yaml.safe_load((GRAFANA / "provisioning/datasources/datasources.yml").read_text())
+    uids = {d["uid"]: d["type"] for d in datasources["datasources"]}
+    assert uids == {"prometheus": "prometheus", "loki": "loki"}
+    dashboard = json.loads((GRAFANA / "dashboards/thinkingthoughts.json").read_text())
+    used = {p["datasource"]["uid"] for p in dashboard["panels"]}
+    assert used == set(uids)
+    provider = yaml.safe_load((GRAFANA / "provisioning/dashboards/dashboards.yml").read_text())
+    path = provider["providers"][0]["options"]["path"]
+    assert f"./deploy/grafana/dashboards:{path}:ro" in compose["services"]["grafana"]["volumes"]
+    ids = [p["id"] for p in dashboard["panels"]]
+    assert len(ids) == len(set(ids))
+
+
 def test_the_observability_profile_scrapes_the_gateway(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    for name in ("prometheus", "grafana", "loki"):
+    for name in ("prometheus", "grafana", "loki", "alloy"):
         assert services[name]["profiles"] == ["observability"]
+    assert services["gateway"]["environment"]["TT_LOG_FORMAT"] == "json"
     config = yaml.safe_load(PROMETHEUS.read_text())
     targets = {
         job["job_name"]: [t for c in job["static_configs"] for t in c["targets"]]

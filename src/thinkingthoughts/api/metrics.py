@@ -1,13 +1,19 @@
-"""`GET /metrics`: Prometheus text format, open like /health (scrapers carry no key)."""
+"""`GET /metrics`: Prometheus text format, open like /health (scrapers carry no key).
+
+With several workers, every worker answers for all of them (multiprocess mode)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from thinkingthoughts.api.deps import Resources
+from thinkingthoughts.observability.multiprocess import render_metrics
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/metrics", response_class=Response)
-async def metrics() -> Response:
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+async def metrics(resources: Resources) -> Response:
+    payload = render_metrics(resources.settings.metrics_dir)
+    return Response(payload, media_type=CONTENT_TYPE_LATEST)

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thinkingthoughts.api.deps import ChatPrincipal, DbSession, ReadPrincipal
-from thinkingthoughts.chat.transcripts import (
-    Transcript,
-    TranscriptMessage,
-    transcript_document,
-    transcript_markdown,
+from thinkingthoughts.chat.transcript_reader import (
+    MEDIA_TYPES,
+    ExportFormat,
+    read_transcript,
+    rendered_transcript,
 )
 from thinkingthoughts.errors import NotFoundError
 from thinkingthoughts.security.principal import Principal
@@ -126,31 +125,15 @@ async def export_session(
     session_id: str,
     principal: ReadPrincipal,
     db: DbSession,
-    format: Literal["md", "json"] = "md",
+    format: ExportFormat = "md",
 ) -> Response:
     row = await _owned_session(db, session_id, principal)
-    persona = await persona_store.get_persona(db, ref=row.persona_id) if row.persona_id else None
-    messages = await message_store.list_messages(
-        db, session_id=row.id, limit=row.message_count or 1, offset=0
-    )
-    transcript = Transcript(
-        session_id=row.id,
-        title=row.title,
-        persona_name=persona.name if persona else None,
-        persona_slug=persona.slug if persona else None,
-        created_at=row.created_at,
-        messages=[
-            TranscriptMessage(m.seq, m.role, m.content, m.status, m.created_at, m.tool_calls or ())
-            for m in messages
-        ],
-    )
+    transcript = await read_transcript(db, row)
     filename = f"conversation-{row.id}.{format}"
-    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
-    if format == "json":
-        body = orjson.dumps(transcript_document(transcript), option=orjson.OPT_INDENT_2)
-        return Response(body, media_type="application/json", headers=headers)
     return Response(
-        transcript_markdown(transcript), media_type="text/markdown; charset=utf-8", headers=headers
+        rendered_transcript(transcript, format),
+        media_type=MEDIA_TYPES[format],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 

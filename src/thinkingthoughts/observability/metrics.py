@@ -59,6 +59,7 @@ TOKENS = Counter(
 ACTIVE_STREAMS = Gauge(
     "tt_active_streams",
     "Replies being streamed from the upstream right now.",
+    multiprocess_mode="livesum",
 )
 
 UPSTREAM_ERRORS = Counter(

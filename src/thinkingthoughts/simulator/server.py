@@ -6,6 +6,7 @@ Routes:
     GET    /health                200, empty body
     POST   /tokenize              token count of a prompt or of chat messages
     GET    /_sim/requests         recent chat request bodies, newest last
+    GET    /_sim/request-headers  their X-Request-ID and traceparent headers
     DELETE /_sim/requests         forget them
     GET    /_sim/stats            request and stream counters
 """
@@ -50,6 +51,7 @@ def create_simulator_app(config: SimulatorConfig) -> web.Application:
     app.router.add_get("/health", _health)
     app.router.add_post("/tokenize", _tokenize)
     app.router.add_get("/_sim/requests", _recorded_requests)
+    app.router.add_get("/_sim/request-headers", _recorded_headers)
     app.router.add_delete("/_sim/requests", _clear_recorded_requests)
     app.router.add_get("/_sim/stats", _stats)
     return app
@@ -74,7 +76,7 @@ async def _chat_completions(request: web.Request) -> web.StreamResponse:
     body = parse_json_object(await request.read())
     if isinstance(body, ErrorAnswer):
         return _error_response(body)
-    state.record(body)
+    state.record(body, headers={k.lower(): v for k, v in request.headers.items()})
     plan = plan_chat_completion(body, state.config)
     if isinstance(plan, ErrorAnswer):
         return _error_response(plan)
@@ -169,8 +171,14 @@ async def _recorded_requests(request: web.Request) -> web.Response:
     return web.Response(body=orjson.dumps(recorded), content_type=_JSON)
 
 
+async def _recorded_headers(request: web.Request) -> web.Response:
+    recorded = list(request.app[STATE].recorded_headers)
+    return web.Response(body=orjson.dumps(recorded), content_type=_JSON)
+
+
 async def _clear_recorded_requests(request: web.Request) -> web.Response:
     request.app[STATE].recorded_requests.clear()
+    request.app[STATE].recorded_headers.clear()
     return web.Response(status=204)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import random
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +63,10 @@ class SimulatorStats:
         }
 
 
+RECORDED_HEADERS = ("x-request-id", "traceparent")
+"""Headers vLLM reads from a request: its id, and the OpenTelemetry context to join."""
+
+
 @dataclass(slots=True)
 class SimulatorState:
     """Built once per app and kept on it; handlers reach it with `request.app[STATE]`."""
@@ -70,6 +75,8 @@ class SimulatorState:
     created: int
     rng: random.Random
     recorded_requests: deque[dict[str, Any]]
+    recorded_headers: deque[dict[str, str]]
+    """The RECORDED_HEADERS each recorded request carried (request id, trace context)."""
     stats: SimulatorStats = field(default_factory=SimulatorStats)
 
     @classmethod
@@ -79,10 +86,13 @@ class SimulatorState:
             created=created,
             rng=random.Random(config.seed),  # noqa: S311 - failure dice, not security
             recorded_requests=deque(maxlen=config.record_requests),
+            recorded_headers=deque(maxlen=config.record_requests),
         )
 
-    def record(self, body: dict[str, Any]) -> None:
+    def record(self, body: dict[str, Any], *, headers: Mapping[str, str] | None = None) -> None:
         self.recorded_requests.append(body)
+        given = headers or {}
+        self.recorded_headers.append({k: given[k] for k in RECORDED_HEADERS if k in given})
 
     def next_failure(self) -> InjectedFailure | None:
         failure = draw_failure(self.rng, self.config)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from thinkingthoughts.observability.metrics import DATABASE_SECONDS
+from thinkingthoughts.observability.tracing import SpanStarter, no_span
 
 T = TypeVar("T")
 
@@ -40,6 +41,7 @@ SQLITE_PRAGMAS = (
 )
 
 SQLITE_SYNC_DRIVER = "sqlite+pysqlite"
+TRANSACTION_SPAN = "db.transaction"
 
 POSTGRES_POOL_SIZE = 10
 POSTGRES_MAX_OVERFLOW = 20
@@ -79,6 +81,7 @@ class Database:
     `url` may be `sqlite+aiosqlite:///path.db` or `postgresql+asyncpg://...`; the
     driverless forms (`sqlite:///`, `postgresql://`) are given their async driver.
     `pool_size` and `max_overflow` size the PostgreSQL pool; SQLite keeps its default.
+    `span` opens a trace span around each transaction (none by default).
     """
 
     def __init__(
@@ -88,6 +91,7 @@ class Database:
         echo: bool = False,
         pool_size: int = POSTGRES_POOL_SIZE,
         max_overflow: int = POSTGRES_MAX_OVERFLOW,
+        span: SpanStarter = no_span,
     ) -> None:
         parsed = async_database_url(url)
         self.url = parsed.render_as_string(hide_password=False)
@@ -109,6 +113,7 @@ class Database:
             self.engine, expire_on_commit=False
         )
 
+        self._span = span
         self._sqlite_writers = asyncio.Lock() if self.is_sqlite else None
         # A SQLite file is also opened synchronously, for `run`: one thread of its own
         # runs a whole transaction in one hop, where aiosqlite hops once per call.
@@ -133,8 +138,9 @@ class Database:
         """
         started = time.perf_counter()
         try:
-            async with self._writer_turn(), self.sessionmaker() as db, db.begin():
-                yield db
+            with self._span(TRANSACTION_SPAN):
+                async with self._writer_turn(), self.sessionmaker() as db, db.begin():
+                    yield db
         finally:
             DATABASE_SECONDS.observe(time.perf_counter() - started)
 
@@ -147,7 +153,8 @@ class Database:
         runs to its end even if the caller is cancelled, so it never holds the writers'
         turn half-done.
         """
-        return await asyncio.shield(asyncio.ensure_future(self._run(work)))
+        with self._span(TRANSACTION_SPAN):
+            return await asyncio.shield(asyncio.ensure_future(self._run(work)))
 
     async def _run(self, work: Callable[[Connection], T]) -> T:
         started = time.perf_counter()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thinkingthoughts.storage.clock import utcnow
@@ -98,6 +99,23 @@ async def delete_session(db: AsyncSession, *, session: ChatSession) -> None:
     """Delete the session; the database deletes its messages with it."""
     await db.delete(session)
     await db.flush()
+
+
+async def delete_sessions_idle_since(db: AsyncSession, *, cutoff: datetime) -> int:
+    """Delete every session with no activity since `cutoff` (its messages go with it);
+    returns how many went."""
+    result = await db.execute(
+        delete(ChatSession).where(ChatSession.updated_at < cutoff),
+        execution_options={"synchronize_session": False},
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def count_sessions_idle_since(db: AsyncSession, *, cutoff: datetime) -> int:
+    count = await db.scalar(
+        select(func.count()).select_from(ChatSession).where(ChatSession.updated_at < cutoff)
+    )
+    return count or 0
 
 
 def _owned_by(owner: str | None) -> tuple[ColumnElement[bool], ...]:

@@ -8,7 +8,7 @@ of the CPU per request (`benchmarks/http_client.py`, results in `benchmarks/READ
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +21,7 @@ from thinkingthoughts.errors import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
+from thinkingthoughts.observability.request_ids import REQUEST_ID_HEADER, current_request_id
 from thinkingthoughts.upstream.errors import error_for_upstream_status, upstream_error_message
 from thinkingthoughts.upstream.protocol import (
     Completion,
@@ -65,9 +66,15 @@ class UpstreamClient:
 
     @classmethod
     def create(
-        cls, *, base_url: str, api_key: str | None, timeouts: UpstreamTimeouts
+        cls,
+        *,
+        base_url: str,
+        api_key: str | None,
+        timeouts: UpstreamTimeouts,
+        trace_configs: Sequence[aiohttp.TraceConfig] = (),
     ) -> UpstreamClient:
-        """Open the pooled session; call from inside the running event loop."""
+        """Open the pooled session; call from inside the running event loop.
+        `trace_configs`: aiohttp's hooks, for tracing each upstream call."""
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60)
         session = aiohttp.ClientSession(
             connector=connector,
@@ -75,6 +82,7 @@ class UpstreamClient:
                 total=timeouts.request, sock_connect=timeouts.connect, connect=timeouts.connect
             ),
             json_serialize=lambda value: orjson.dumps(value).decode(),
+            trace_configs=list(trace_configs) or None,
         )
         return cls(base_url=base_url, api_key=api_key, timeouts=timeouts, session=session)
 
@@ -131,7 +139,7 @@ class UpstreamClient:
             async with self._session.post(
                 url,
                 data=orjson.dumps({"model": model, "messages": messages}),
-                headers=self._headers,
+                headers=self._request_headers(),
                 timeout=aiohttp.ClientTimeout(total=PROBE_TIMEOUT_SECONDS),
             ) as response:
                 if response.status != 200:
@@ -144,6 +152,13 @@ class UpstreamClient:
         count = data.get("count") if isinstance(data, dict) else None
         self._tokenize_supported = isinstance(count, int)
         return count if isinstance(count, int) else None
+
+    def _request_headers(self) -> dict[str, str]:
+        """The client's headers, and the id of the request being served (vLLM logs it)."""
+        request_id = current_request_id.get()
+        if request_id is None:
+            return self._headers
+        return {**self._headers, REQUEST_ID_HEADER: request_id}
 
     def _server_root(self) -> str:
         return self.base_url[: -len("/v1")] if self.base_url.endswith("/v1") else self.base_url
@@ -184,7 +199,7 @@ class UpstreamClient:
     ) -> aiohttp.ClientResponse:
         url = self.base_url + path
         data = orjson.dumps(body) if body is not None else None
-        options: dict[str, Any] = {"data": data, "headers": self._headers}
+        options: dict[str, Any] = {"data": data, "headers": self._request_headers()}
         if deadline is not None:
             options["timeout"] = aiohttp.ClientTimeout(total=deadline)
         for attempt in range(CONNECT_RETRIES + 1):
