@@ -14,7 +14,8 @@ from thinkingthoughts.chat.turns import TurnMessage
 from thinkingthoughts.errors import InvalidRequestError
 from thinkingthoughts.storage import turn_rows
 
-HISTORY_PAGE_SIZE = 64
+FIRST_HISTORY_PAGE = 64
+LAST_HISTORY_PAGE = 1024
 SENDABLE_STATUSES = frozenset({"complete", "interrupted"})
 TITLE_LENGTH = 60
 
@@ -88,7 +89,8 @@ def _session_for(conn: Connection, write: TurnWrite) -> str:
 def history_tail(
     conn: Connection, session_id: str, system_prompt: str, budget: int
 ) -> list[dict[str, Any]]:
-    """The newest stored messages that fit, read page by page from the end.
+    """The newest stored messages that fit, read page by page from the end (each page
+    twice the last, so a long conversation takes few reads).
 
     The newest message always goes, even when the estimate says it does not fit
     (the exact check decides later); after it, the tail stops at the first misfit.
@@ -96,9 +98,10 @@ def history_tail(
     used = estimate_message_tokens(system_prompt)
     kept: list[turn_rows.HistoryRow] = []
     before_seq: int | None = None
+    page_size = FIRST_HISTORY_PAGE
     while True:
         page = turn_rows.read_history_tail(
-            conn, session_id=session_id, limit=HISTORY_PAGE_SIZE, before_seq=before_seq
+            conn, session_id=session_id, limit=page_size, before_seq=before_seq
         )
         sendable = [r for r in page if r.status in SENDABLE_STATUSES and r.content]
         tokens = [estimate_message_tokens(r.content) for r in sendable]
@@ -109,9 +112,10 @@ def history_tail(
             fitting = max(fitting, 1)
         kept += sendable[:fitting]
         used += sum(tokens[:fitting])
-        if fitting < len(sendable) or len(page) < HISTORY_PAGE_SIZE:
+        if fitting < len(sendable) or len(page) < page_size:
             return [{"role": r.role, "content": r.content} for r in reversed(kept)]
         before_seq = page[-1].seq
+        page_size = min(page_size * 2, LAST_HISTORY_PAGE)
 
 
 def session_title(text: str) -> str | None:

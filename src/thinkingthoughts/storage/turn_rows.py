@@ -213,8 +213,8 @@ def read_history_tail(
             "before_seq": ANY_SEQ if before_seq is None else before_seq,
             "limit": limit,
         },
-    )
-    return [HistoryRow(*row) for row in rows]
+    ).all()  # one fetchall, not a fetch per row
+    return [HistoryRow._make(row) for row in rows]
 
 
 def drop_replies_after_last_user(conn: Connection, *, session_id: str) -> int | None:
