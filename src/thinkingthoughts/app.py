@@ -156,7 +156,7 @@ async def _build_resources(
     storage_prepared: bool,
     tracing: Tracing | None,
 ) -> GatewayResources:
-    stack.callback(forget_this_process, settings.metrics_dir)
+    stack.callback(forget_this_process)
     database = Database(settings.resolved_database_url, span=tracing.span if tracing else no_span)
     stack.push_async_callback(database.dispose)
     registry = persona_registry(settings)

@@ -104,8 +104,8 @@ class Settings(BaseSettings):
     metrics_dir: Path | None = Field(
         default=None, validation_alias=_env("PROMETHEUS_MULTIPROC_DIR")
     )
-    """Where the workers of one gateway share their metrics (prometheus_client's
-    multiprocess mode); `serve --workers N` sets it up when it is not given."""
+    """Where the workers of `serve --workers N` share their metrics (prometheus_client's
+    multiprocess mode); a temporary directory when not given."""
     api_docs: bool = Field(default=False, validation_alias=_env("TT_API_DOCS"))
     key_cache_seconds: float = Field(
         default=2.0, ge=0, le=5, validation_alias=_env("TT_KEY_CACHE_SECONDS")

@@ -7,10 +7,13 @@ import asyncio
 import threading
 import time
 from functools import partial
+from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, delete, func, select
 
+from thinkingthoughts.chat.turn_storage import TurnWrite, store_turn
+from thinkingthoughts.errors import NotFoundError
 from thinkingthoughts.storage import turn_rows
 from thinkingthoughts.storage.database import Database
 
@@ -82,8 +85,38 @@ async def test_run_finishes_its_transaction_when_the_caller_is_cancelled(
     with pytest.raises(asyncio.CancelledError):
         await caller
 
-    # The next transaction waits for the cancelled one: its message is there, complete.
-    assert await database.run(partial(_counts, session_id=session_id)) == (1, 1)
+    if database.is_sqlite:
+        # The next transaction waits for the cancelled one: its message is there, complete.
+        assert await database.run(partial(_counts, session_id=session_id)) == (1, 1)
+        return
+    # PostgreSQL runs transactions side by side: the cancelled one commits a moment later.
+    for _ in range(50):
+        if await database.run(partial(_counts, session_id=session_id)) == (1, 1):
+            return
+        await asyncio.sleep(0.1)
+    pytest.fail("the transaction of a cancelled caller was not committed")
+
+
+async def test_a_run_after_dispose_is_refused(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'closed.db'}")
+    await database.dispose()
+    with pytest.raises(RuntimeError, match="closed"):
+        await database.run(lambda _: None)
+
+
+async def test_regenerating_in_a_session_deleted_meanwhile_is_not_found(
+    database: Database,
+) -> None:
+    session_id = await _new_session(database)
+    stale = turn_rows.SessionRow(session_id, None, {})
+    await database.run(
+        lambda c: c.execute(delete(turn_rows.SESSIONS).where(turn_rows.SESSIONS.c.id == session_id))
+    )
+    write = TurnWrite(owner="alice", session=stale, persona_id="p", greeting=None, traits={},
+                      messages=(), regenerate=True, system_prompt="s", budget=1000)  # fmt: skip
+
+    with pytest.raises(NotFoundError):
+        await database.run(partial(store_turn, write=write))
 
 
 async def _new_session(database: Database) -> str:

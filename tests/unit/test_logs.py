@@ -14,6 +14,8 @@ from thinkingthoughts.observability.request_ids import (
     accepted_request_id,
     current_request_id,
 )
+from thinkingthoughts.observability.tracing import traces_endpoint
+from thinkingthoughts.settings import Settings
 
 
 @pytest.mark.parametrize(
@@ -108,3 +110,26 @@ def test_the_json_config_formats_every_handler_as_json() -> None:
     assert config["loggers"]["thinkingthoughts"]["level"] == "DEBUG"
     text = gateway_log_config("info", "text")
     assert all("()" not in f or "Json" not in f["()"] for f in text["formatters"].values())
+
+
+@pytest.mark.parametrize(
+    ("variables", "endpoint"),
+    [
+        ({}, None),
+        (
+            {"otel_exporter_otlp_endpoint": "http://collector:4318/"},
+            "http://collector:4318/v1/traces",
+        ),
+        (
+            {
+                "otel_exporter_otlp_endpoint": "http://collector:4318",
+                "otel_exporter_otlp_traces_endpoint": "http://traces:4318/custom",
+            },
+            "http://traces:4318/custom",
+        ),
+    ],
+)
+def test_the_traces_endpoint_follows_the_specification(
+    variables: dict[str, str], endpoint: str | None
+) -> None:
+    assert traces_endpoint(Settings(_env_file=None, **variables)) == endpoint  # type: ignore[arg-type]

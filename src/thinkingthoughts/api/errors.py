@@ -23,6 +23,7 @@ from thinkingthoughts.errors import (
     InvalidRequestError,
     RateLimitedError,
 )
+from thinkingthoughts.observability.request_ids import request_id_header
 
 logger = logging.getLogger(__name__)
 
@@ -122,4 +123,5 @@ def install_error_handlers(app: FastAPI) -> None:
                 openai=is_openai_route(request),
             ),
             status_code=500,
+            headers=request_id_header(),
         )

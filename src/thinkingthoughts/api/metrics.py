@@ -7,13 +7,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from thinkingthoughts.api.deps import Resources
 from thinkingthoughts.observability.multiprocess import render_metrics
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/metrics", response_class=Response)
-async def metrics(resources: Resources) -> Response:
-    payload = render_metrics(resources.settings.metrics_dir)
-    return Response(payload, media_type=CONTENT_TYPE_LATEST)
+async def metrics() -> Response:
+    return Response(render_metrics(), media_type=CONTENT_TYPE_LATEST)

@@ -46,12 +46,16 @@ class RequestObservationMiddleware(HttpMiddleware):
             REQUEST_SECONDS.labels(route=route or UNMATCHED_ROUTE, method=method).observe(seconds)
             if access_log.isEnabledFor(logging.INFO):
                 _log_access(scope, route, status, seconds)
-            current_request_id.reset(token)
+        # Not on an error: Starlette's outermost handler answers it after this, and its log
+        # line and answer still carry the id (the request's task ends with it anyway).
+        current_request_id.reset(token)
 
 
 def _log_access(scope: Scope, route: str | None, status: int, seconds: float) -> None:
     duration_ms = round(seconds * 1000, 2)
-    method, path = scope["method"], scope["path"]
+    # As received, percent-encoded: a decoded path could put a line break in the log.
+    raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+    method, path = scope["method"], raw_path.decode("latin-1")
     access_log.info(
         "%s %s %d %.2f ms",
         method,

@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 
 from thinkingthoughts.chat.context import count_fitting_history, estimate_message_tokens
 from thinkingthoughts.chat.turns import TurnMessage
-from thinkingthoughts.errors import InvalidRequestError
+from thinkingthoughts.errors import InvalidRequestError, NotFoundError
 from thinkingthoughts.storage import turn_rows
 
 FIRST_HISTORY_PAGE = 64
@@ -46,20 +46,25 @@ class StoredTurn:
 def store_turn(conn: Connection, write: TurnWrite) -> StoredTurn:
     """Store the user's side of the turn and read back the history that fits."""
     session_id = _session_for(conn, write)
-    if (
-        write.regenerate
-        and turn_rows.drop_replies_after_last_user(conn, session_id=session_id) is None
-    ):
-        raise InvalidRequestError(
-            "this conversation has no message of yours to answer again",
-            code="nothing_to_regenerate",
-        )
+    if write.regenerate:
+        _drop_replies_to_regenerate(conn, session_id)
     for message in write.messages:
         turn_rows.append_message(
             conn, session_id=session_id, role=message.role, content=message.content
         )
     history = history_tail(conn, session_id, write.system_prompt, write.budget)
     return StoredTurn(session_id, history)
+
+
+def _drop_replies_to_regenerate(conn: Connection, session_id: str) -> None:
+    if turn_rows.drop_replies_after_last_user(conn, session_id=session_id) is not None:
+        return
+    if turn_rows.find_session(conn, session_id=session_id, owner=None) is None:
+        raise NotFoundError(f"no session '{session_id}'", code="session_not_found")
+    raise InvalidRequestError(
+        "this conversation has no message of yours to answer again",
+        code="nothing_to_regenerate",
+    )
 
 
 def _session_for(conn: Connection, write: TurnWrite) -> str:
@@ -78,11 +83,12 @@ def _session_for(conn: Connection, write: TurnWrite) -> str:
                 conn, session_id=session_id, role="assistant", content=write.greeting
             )
         return session_id
+    # Only what this turn changes: a concurrent turn's other change is not undone.
     stored = write.session
-    if (stored.persona_id, stored.traits) != (write.persona_id, traits):
-        turn_rows.set_session_settings(
-            conn, session_id=stored.id, persona_id=write.persona_id, traits=traits
-        )
+    if stored.persona_id != write.persona_id:
+        turn_rows.set_session_persona(conn, session_id=stored.id, persona_id=write.persona_id)
+    if stored.traits != traits:
+        turn_rows.set_session_traits(conn, session_id=stored.id, traits=traits)
     return stored.id
 
 

@@ -44,8 +44,19 @@ def shared_metrics_directory(configured: Path | None) -> Iterator[Path]:
             shutil.rmtree(directory, ignore_errors=True)
 
 
-def render_metrics(shared_directory: Path | None) -> bytes:
-    """The Prometheus text of this process, or of every worker sharing the directory."""
+def shared_directory_of_this_process() -> Path | None:
+    """The directory prometheus_client writes this process's values to, if any.
+
+    Read from the environment, as prometheus_client itself does when first imported (a
+    value only in `.env` never reached it, so this process keeps its values in memory).
+    """
+    directory = os.environ.get(ENVIRONMENT_VARIABLE)
+    return Path(directory) if directory else None
+
+
+def render_metrics() -> bytes:
+    """The Prometheus text of this process, or of every worker sharing its directory."""
+    shared_directory = shared_directory_of_this_process()
     if shared_directory is None:
         return generate_latest(REGISTRY)
     registry = CollectorRegistry()
@@ -53,7 +64,8 @@ def render_metrics(shared_directory: Path | None) -> bytes:
     return generate_latest(registry)
 
 
-def forget_this_process(shared_directory: Path | None) -> None:
+def forget_this_process() -> None:
     """At a worker's exit: its live gauges (active streams) stop counting."""
+    shared_directory = shared_directory_of_this_process()
     if shared_directory is not None:
         multiprocess.mark_process_dead(os.getpid(), str(shared_directory))  # type: ignore[no-untyped-call]

@@ -25,3 +25,9 @@ def accepted_request_id(given: str | None) -> str:
     if given and len(given) <= MAX_REQUEST_ID_LENGTH and _ACCEPTED.fullmatch(given):
         return given
     return uuid.uuid4().hex
+
+
+def request_id_header() -> dict[str, str]:
+    """The header that returns the current request's id (none outside a request)."""
+    request_id = current_request_id.get()
+    return {REQUEST_ID_HEADER: request_id} if request_id else {}

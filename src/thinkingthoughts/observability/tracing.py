@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 SpanStarter = Callable[[str], AbstractContextManager[Any]]
 DEFAULT_SERVICE_NAME = "thinkingthoughts-gateway"
-UNTRACED_ROUTES = "health,metrics"
+UNTRACED_ROUTES = "/health$,/health/ready$,/metrics$"
 """Probes and scrapes: frequent, and of no interest in a trace."""
 
 
@@ -95,4 +95,15 @@ def start_tracing(settings: Settings) -> Tracing | None:
             "pip install 'thinkingthoughts[otel]'"
         )
         return None
-    return Tracing.exporting_to(OTLPSpanExporter())
+    # Passed on, not left to the exporter: a value from `.env` is not in its environment.
+    return Tracing.exporting_to(OTLPSpanExporter(endpoint=traces_endpoint(settings)))
+
+
+def traces_endpoint(settings: Settings) -> str | None:
+    """OTLP/HTTP's traces URL: the traces endpoint as given, or `/v1/traces` under the
+    general one (as the OpenTelemetry specification derives it)."""
+    if settings.otel_exporter_otlp_traces_endpoint:
+        return settings.otel_exporter_otlp_traces_endpoint
+    if settings.otel_exporter_otlp_endpoint:
+        return settings.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
+    return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +25,7 @@ from thinkingthoughts.observability.metrics import DATABASE_SECONDS
 from thinkingthoughts.observability.tracing import SpanStarter, no_span
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 ASYNC_DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
@@ -96,7 +98,8 @@ class Database:
         parsed = async_database_url(url)
         self.url = parsed.render_as_string(hide_password=False)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        options: dict[str, Any] = {"echo": echo}
+        # Statement errors leave their parameters (message contents) out of the message.
+        options: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if self.is_sqlite:
             ensure_sqlite_directory(parsed)
         else:
@@ -114,13 +117,16 @@ class Database:
         )
 
         self._span = span
+        self._closed = False
         self._sqlite_writers = asyncio.Lock() if self.is_sqlite else None
         # A SQLite file is also opened synchronously, for `run`: one thread of its own
         # runs a whole transaction in one hop, where aiosqlite hops once per call.
         self._sync_engine: Engine | None = None
         self._sync_thread: ThreadPoolExecutor | None = None
         if sqlite_file_path(parsed) is not None:
-            self._sync_engine = create_engine(parsed.set(drivername=SQLITE_SYNC_DRIVER))
+            self._sync_engine = create_engine(
+                parsed.set(drivername=SQLITE_SYNC_DRIVER), hide_parameters=True
+            )
             event.listen(self._sync_engine, "connect", _apply_sqlite_pragmas)
 
     def session(self) -> AsyncSession:
@@ -154,7 +160,12 @@ class Database:
         turn half-done.
         """
         with self._span(TRANSACTION_SPAN):
-            return await asyncio.shield(asyncio.ensure_future(self._run(work)))
+            running = asyncio.ensure_future(self._run(work))
+            try:
+                return await asyncio.shield(running)
+            except asyncio.CancelledError:
+                running.add_done_callback(_log_failure_nobody_awaits)
+                raise
 
     async def _run(self, work: Callable[[Connection], T]) -> T:
         started = time.perf_counter()
@@ -176,6 +187,8 @@ class Database:
             return work(connection)
 
     def _thread(self) -> ThreadPoolExecutor:
+        if self._closed:
+            raise RuntimeError("the database was closed")
         if self._sync_thread is None:
             self._sync_thread = ThreadPoolExecutor(1, thread_name_prefix="tt-sqlite")
         return self._sync_thread
@@ -204,6 +217,7 @@ class Database:
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
+        self._closed = True
         await self.engine.dispose()
         if self._sync_engine is not None:
             if self._sync_thread is not None:
@@ -217,6 +231,11 @@ class Database:
 
 def _nothing() -> None:
     return None
+
+
+def _log_failure_nobody_awaits(running: asyncio.Future[Any]) -> None:
+    if not running.cancelled() and running.exception() is not None:
+        logger.error("a transaction whose caller had gone failed", exc_info=running.exception())
 
 
 def _apply_sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:

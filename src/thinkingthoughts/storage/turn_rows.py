@@ -59,10 +59,15 @@ _FIND_SESSION = select(SESSIONS.c.id, SESSIONS.c.persona_id, SESSIONS.c.traits).
     SESSIONS.c.id == bindparam("session_id")
 )
 _FIND_OWNED_SESSION = _FIND_SESSION.where(SESSIONS.c.owner == bindparam("owner"))
-_SET_SESSION_SETTINGS = (
+_SET_SESSION_PERSONA = (
     update(SESSIONS)
     .where(SESSIONS.c.id == bindparam("session_id"))
-    .values(persona_id=bindparam("new_persona_id"), traits=bindparam("new_traits"))
+    .values(persona_id=bindparam("new_persona_id"))
+)
+_SET_SESSION_TRAITS = (
+    update(SESSIONS)
+    .where(SESSIONS.c.id == bindparam("session_id"))
+    .values(traits=bindparam("new_traits"))
 )
 _ALLOCATE_SEQ = (
     update(SESSIONS)
@@ -138,14 +143,14 @@ def create_session(
     return session_id
 
 
-def set_session_settings(
-    conn: Connection, *, session_id: str, persona_id: str | None, traits: Mapping[str, int]
-) -> None:
-    """The persona and trait levels the session's next turns use."""
-    conn.execute(
-        _SET_SESSION_SETTINGS,
-        {"session_id": session_id, "new_persona_id": persona_id, "new_traits": dict(traits)},
-    )
+def set_session_persona(conn: Connection, *, session_id: str, persona_id: str | None) -> None:
+    """The persona the session's next turns use."""
+    conn.execute(_SET_SESSION_PERSONA, {"session_id": session_id, "new_persona_id": persona_id})
+
+
+def set_session_traits(conn: Connection, *, session_id: str, traits: Mapping[str, int]) -> None:
+    """The trait levels the session's next turns use (the whole mapping)."""
+    conn.execute(_SET_SESSION_TRAITS, {"session_id": session_id, "new_traits": dict(traits)})
 
 
 def append_message(
