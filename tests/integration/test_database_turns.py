@@ -10,32 +10,41 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy.exc import StatementError
 
 from thinkingthoughts.chat.turn_storage import TurnWrite, store_turn
 from thinkingthoughts.errors import NotFoundError
 from thinkingthoughts.storage import turn_rows
+from thinkingthoughts.storage.clock import utcnow
 from thinkingthoughts.storage.database import Database
+from thinkingthoughts.storage.models import Persona
 
 
-async def test_transactions_take_turns_on_sqlite_only(database: Database) -> None:
+@pytest.mark.parametrize("second", ["transaction", "run"])
+async def test_a_second_writer_waits_for_an_open_transaction_on_sqlite_only(
+    database: Database, second: str
+) -> None:
     inside: list[str] = []
-    first_in = asyncio.Event()
+    holding = asyncio.Event()
     release = asyncio.Event()
 
-    async def first() -> None:
+    async def hold() -> None:
         async with database.transaction():
             inside.append("first")
-            first_in.set()
+            holding.set()
             await release.wait()
 
-    async def second() -> None:
+    async def write_second() -> None:
+        if second == "run":
+            await database.run(lambda _: inside.append("second"))
+            return
         async with database.transaction():
             inside.append("second")
 
-    holder = asyncio.create_task(first())
-    await first_in.wait()
-    waiting = asyncio.create_task(second())
+    holder = asyncio.create_task(hold())
+    await holding.wait()
+    waiting = asyncio.create_task(write_second())
     await asyncio.sleep(0.1)
 
     assert inside == (["first"] if database.is_sqlite else ["first", "second"])
@@ -136,28 +145,6 @@ def _counts(connection: Connection, *, session_id: str) -> tuple[int, int]:
     return stored, counted
 
 
-async def test_run_waits_for_an_open_transaction_on_sqlite_only(database: Database) -> None:
-    inside: list[str] = []
-    holding = asyncio.Event()
-    release = asyncio.Event()
-
-    async def hold() -> None:
-        async with database.transaction():
-            inside.append("transaction")
-            holding.set()
-            await release.wait()
-
-    holder = asyncio.create_task(hold())
-    await holding.wait()
-    runner = asyncio.create_task(database.run(lambda _: inside.append("run")))
-    await asyncio.sleep(0.1)
-
-    assert inside == (["transaction"] if database.is_sqlite else ["transaction", "run"])
-    release.set()
-    await asyncio.gather(holder, runner)
-    assert inside == ["transaction", "run"]
-
-
 async def test_a_transaction_starts_after_the_runs_submitted_before_it(
     database: Database,
 ) -> None:
@@ -176,3 +163,72 @@ async def test_a_transaction_starts_after_the_runs_submitted_before_it(
     await runner
 
     assert inside == ["run", "transaction"]
+
+
+async def test_statement_errors_leave_message_contents_out(database: Database) -> None:
+    session_id = await _new_session(database)
+    secret = "my-private-words-4e1b"
+
+    with pytest.raises(StatementError) as failure:  # "narrator" breaks the role check
+        await database.run(partial(turn_rows.append_message, session_id=session_id,
+                                   role="narrator", content=secret))  # type: ignore[arg-type]  # fmt: skip
+
+    assert secret not in str(failure.value)
+    assert await database.run(partial(_counts, session_id=session_id)) == (0, 0)
+
+
+async def test_a_failure_of_a_transaction_whose_caller_left_is_logged(
+    database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    started = threading.Event()
+
+    def slow_failure(_: Connection) -> None:
+        started.set()
+        time.sleep(0.2)
+        raise RuntimeError("failed after the caller left")
+
+    caller = asyncio.create_task(database.run(slow_failure))
+    await asyncio.to_thread(started.wait, 5)
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    for _ in range(50):
+        if caplog.records:
+            break
+        await asyncio.sleep(0.1)
+
+    [record] = [r for r in caplog.records if r.name == "thinkingthoughts.storage.database"]
+    assert record.getMessage() == "a transaction whose caller had gone failed"
+    assert "failed after the caller left" in str(record.exc_info[1] if record.exc_info else "")
+
+
+async def test_a_turn_writes_only_the_session_setting_it_changes(database: Database) -> None:
+    """Another turn switched the persona after this one read the session: this turn
+    changes only the traits, and the other's persona stays."""
+    await database.run(_add_personas)
+    session_id = await database.run(
+        partial(turn_rows.create_session, owner="alice", persona_id="p-old", traits={}, title=None)
+    )
+    read_before_the_switch = turn_rows.SessionRow(session_id, "p-old", {})
+    await database.run(partial(turn_rows.set_session_persona, session_id=session_id,
+                               persona_id="p-new"))  # fmt: skip
+    write = TurnWrite(owner="alice", session=read_before_the_switch, persona_id="p-old",
+                      greeting=None, traits={"warmth": 4}, messages=(), regenerate=False,
+                      system_prompt="s", budget=1000)  # fmt: skip
+
+    await database.run(partial(store_turn, write=write))
+
+    stored = await database.run(
+        partial(turn_rows.find_session, session_id=session_id, owner="alice")
+    )
+    assert stored == turn_rows.SessionRow(session_id, "p-new", {"warmth": 4})
+
+
+def _add_personas(connection: Connection) -> None:
+    now = utcnow()
+    for persona_id in ("p-old", "p-new"):
+        connection.execute(
+            insert(Persona),
+            {"id": persona_id, "slug": persona_id, "name": persona_id, "sheet": {},
+             "version": 1, "owner": None, "created_at": now, "updated_at": now},
+        )  # fmt: skip

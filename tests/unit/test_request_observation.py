@@ -41,3 +41,20 @@ async def test_an_unhandled_error_still_carries_the_request_id(
     assert answered.headers["x-request-id"] == "r-200"
     assert seen == ["r-200"]
     assert any(r.getMessage() == "unhandled error" for r in caplog.records)
+
+
+async def test_the_access_line_gives_the_path_as_received(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = FastAPI()
+    app.add_middleware(RequestObservationMiddleware)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+        with caplog.at_level("INFO", logger="thinkingthoughts.access"):
+            response = await client.get("/x%0Afake%20line")
+
+    assert response.status_code == 404
+    [line] = [r for r in caplog.records if r.name == "thinkingthoughts.access"]
+    assert "\n" not in line.getMessage()
+    assert line.__dict__["path"] == "/x%0Afake%20line"
+    assert line.__dict__["route"] is None

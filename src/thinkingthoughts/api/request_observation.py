@@ -14,10 +14,14 @@ from starlette.types import Message, Receive, Scope, Send
 from thinkingthoughts.api.http_middleware import HttpMiddleware
 from thinkingthoughts.observability.logs import ACCESS_LOGGER
 from thinkingthoughts.observability.metrics import REQUEST_SECONDS, REQUESTS
-from thinkingthoughts.observability.request_ids import accepted_request_id, current_request_id
+from thinkingthoughts.observability.request_ids import (
+    REQUEST_ID_HEADER,
+    accepted_request_id,
+    current_request_id,
+)
 
 UNMATCHED_ROUTE = "unmatched"
-HEADER = b"x-request-id"
+HEADER = REQUEST_ID_HEADER.lower().encode()
 access_log = logging.getLogger(ACCESS_LOGGER)
 
 
@@ -42,8 +46,9 @@ class RequestObservationMiddleware(HttpMiddleware):
             seconds = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None)
             method = scope["method"]
-            REQUESTS.labels(route=route or UNMATCHED_ROUTE, method=method, status=str(status)).inc()
-            REQUEST_SECONDS.labels(route=route or UNMATCHED_ROUTE, method=method).observe(seconds)
+            label = route or UNMATCHED_ROUTE
+            REQUESTS.labels(route=label, method=method, status=str(status)).inc()
+            REQUEST_SECONDS.labels(route=label, method=method).observe(seconds)
             if access_log.isEnabledFor(logging.INFO):
                 _log_access(scope, route, status, seconds)
         # Not on an error: Starlette's outermost handler answers it after this, and its log

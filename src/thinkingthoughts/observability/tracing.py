@@ -34,12 +34,8 @@ def no_span(_name: str) -> AbstractContextManager[None]:
 
 def tracing_wanted(settings: Settings) -> bool:
     """An OTLP endpoint is set, and neither the SDK nor the traces exporter is switched off."""
-    endpoint = settings.otel_exporter_otlp_endpoint or settings.otel_exporter_otlp_traces_endpoint
-    return (
-        bool(endpoint)
-        and not settings.otel_sdk_disabled
-        and settings.otel_traces_exporter != "none"
-    )
+    switched_off = settings.otel_sdk_disabled or settings.otel_traces_exporter == "none"
+    return traces_endpoint(settings) is not None and not switched_off
 
 
 class Tracing:
