@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from thinkingthoughts.bench.report import as_json, markdown
 from thinkingthoughts.bench.scenarios import SCENARIOS, BenchOptions, smoke_options
 from thinkingthoughts.errors import GatewayError
-from thinkingthoughts.launcher import run_stack, run_ui, serve_gateway
+from thinkingthoughts.launcher import gateway_port_problem, run_stack, run_ui, serve_gateway
 from thinkingthoughts.operations import (
     create_api_key,
     describe_key,
@@ -93,7 +93,12 @@ def serve(
             err=True,
         )
         raise typer.Exit(code=2)
-    serve_gateway(settings, host=host or settings.host, port=port or settings.port, workers=workers)
+    host, port = host or settings.host, port or settings.port
+    problem = gateway_port_problem(host, port)
+    if problem is not None:
+        typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(code=1)
+    serve_gateway(settings, host=host, port=port, workers=workers)
 
 
 @app.command()

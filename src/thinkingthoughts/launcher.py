@@ -81,6 +81,10 @@ def run_stack(settings: Settings, *, host: str, port: int, with_ui: bool = True)
     # uvicorn replays SIGTERM after its graceful shutdown; turned into an exception here,
     # it lets the `finally` below stop the children (as `docker stop` or systemd expect).
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    problem = gateway_port_problem(host, port)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
     try:
         upstream_base_url = None
         if settings.llm_base_url is None:
@@ -251,13 +255,32 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could listen on `host`:`port` now.
+
+    The probe sets SO_REUSEADDR as the servers themselves do (uvicorn, aiohttp, Tornado):
+    a port whose last connections still linger in TIME_WAIT after a stop is free, and
+    only a socket that listens there makes it taken.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind(("127.0.0.1", port))
+            probe.bind((host, port))
         except OSError:
             return False
     return True
+
+
+def gateway_port_problem(host: str, port: int) -> str | None:
+    """Why the gateway could not listen on `host`:`port`, naming the setting to change;
+    None when it can. Checked before anything starts or is announced."""
+    if port_is_free(port, host):
+        return None
+    return (
+        f"port {port} on {host} is in use, so the gateway cannot listen there; "
+        "set TT_PORT (or --port) to another one, or stop what listens there"
+    )
 
 
 def _healthy(url: str) -> bool:

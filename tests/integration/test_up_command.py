@@ -79,3 +79,37 @@ def test_up_does_not_take_another_server_on_the_port_for_its_simulator(
         if process is not None:
             process.kill()
             process.wait(timeout=10)
+
+
+def test_up_on_a_taken_gateway_port_stops_before_announcing_and_names_tt_port(
+    tmp_path: Path,
+) -> None:
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("LLM_BASE_URL", "VLLM_API_BASE_URL", "DATABASE_URL", "REDIS_URL")
+    }
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = int(squatter.getsockname()[1])
+        environment |= {
+            "TT_PORT": str(taken),
+            "TT_SIMULATOR_PORT": str(free_port()),
+            "TT_DATA_DIR": str(tmp_path / "data"),
+        }
+        finished = subprocess.run(
+            [sys.executable, "-m", "thinkingthoughts", "up", "--no-ui"],
+            cwd=tmp_path,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    assert finished.returncode == 1
+    assert f"port {taken}" in finished.stderr
+    assert "TT_PORT" in finished.stderr
+    assert "Gateway:" not in finished.stdout  # never announced as ready
+    assert "SIMULATED" not in finished.stdout  # nothing was started
+    assert not (tmp_path / "data" / "admin.key").exists()  # nor created
