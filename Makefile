@@ -21,7 +21,14 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,ui]'
 	touch $@ $(RUN_STAMP)
 
+# The extras the settings (environment and .env) need, e.g. postgres for a PostgreSQL
+# DATABASE_URL or redis for REDIS_URL, are installed before the start when missing.
 run: $(RUN_STAMP)
+	@extras="$$($(BIN)/thinkingthoughts extras --missing)" || exit 2; \
+	if [ -n "$$extras" ]; then \
+		echo "installing what the settings need: thinkingthoughts[$$extras]"; \
+		$(BIN)/python -m pip install --quiet -e ".[$$extras]"; \
+	fi
 	$(BIN)/thinkingthoughts up
 
 test: $(DEV_STAMP)

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from thinkingthoughts.bench.report import as_json, markdown
 from thinkingthoughts.bench.scenarios import SCENARIOS, BenchOptions, smoke_options
 from thinkingthoughts.errors import GatewayError
+from thinkingthoughts.extras import extras_for, missing_driver_problem, missing_extras
 from thinkingthoughts.launcher import gateway_port_problem, run_stack, run_ui, serve_gateway
 from thinkingthoughts.operations import (
     create_api_key,
@@ -76,6 +77,29 @@ def load_settings() -> Settings:
         raise typer.Exit(code=2) from exc
 
 
+def load_gateway_settings() -> Settings:
+    """`load_settings` for commands that open the database or start the gateway: a
+    driver the settings need but that is not installed stops them here, before anything
+    is created, with the extra to install."""
+    settings = load_settings()
+    problem = missing_driver_problem(settings)
+    if problem is not None:
+        typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(code=2)
+    return settings
+
+
+@app.command()
+def extras(
+    missing: Annotated[bool, typer.Option(help="Only those not installed yet.")] = False,
+    ui: Annotated[bool, typer.Option(help="Count the chat UI's extra.")] = True,
+) -> None:
+    """Print the extras the current settings (environment and .env) need, comma-separated,
+    for `pip install 'thinkingthoughts[...]'`; `make run` installs them."""
+    needed = extras_for(load_settings(), with_ui=ui)
+    typer.echo(",".join(missing_extras(needed) if missing else needed))
+
+
 @app.command()
 def serve(
     host: HostOption = None,
@@ -85,7 +109,7 @@ def serve(
     ] = 1,
 ) -> None:
     """Run the gateway against LLM_BASE_URL."""
-    settings = load_settings()
+    settings = load_gateway_settings()
     if settings.llm_base_url is None:
         typer.echo(
             "error: LLM_BASE_URL is not set; point it at vLLM or an OpenAI-compatible server, "
@@ -109,7 +133,7 @@ def up(
 ) -> None:
     """Run the gateway and the chat UI, with the bundled simulator when no LLM_BASE_URL
     is set; Ctrl-C stops them all."""
-    settings = load_settings()
+    settings = load_gateway_settings()
     code = run_stack(settings, host=host or settings.host, port=port or settings.port, with_ui=ui)
     raise typer.Exit(code=code)
 
@@ -181,7 +205,7 @@ def keys_create(
 
     Limits not given follow the gateway's defaults (TT_KEY_*); without --allow-persona
     or --allow-model, every persona and model is allowed."""
-    settings = load_settings()
+    settings = load_gateway_settings()
     policy = KeyPolicy(
         requests_per_minute=requests_per_minute,
         tokens_per_minute=tokens_per_minute,
@@ -217,7 +241,7 @@ def keys_set(
     ] = None,
 ) -> None:
     """Change a key's name, limits or allow-lists; what is not given stays."""
-    settings = load_settings()
+    settings = load_gateway_settings()
     changes: dict[str, object] = {
         field: value
         for field, value in (
@@ -246,7 +270,7 @@ def keys_usage(
     days: Annotated[int, typer.Option(min=1, max=366, help="How many days back.")] = 30,
 ) -> None:
     """A key's requests and tokens per day, persona and model."""
-    settings = load_settings()
+    settings = load_gateway_settings()
 
     async def report(database: Database) -> UsageReport:
         return await read_usage_report(database, await get_key(database, ref), days=days)
@@ -258,7 +282,7 @@ def keys_usage(
 @keys_app.command("list")
 def keys_list() -> None:
     """Every key, oldest first: id, visible prefix, name, scopes, owner, state."""
-    settings = load_settings()
+    settings = load_gateway_settings()
     for info in asyncio.run(with_database(settings, list_keys)):
         typer.echo(describe_key(info))
 
@@ -268,7 +292,7 @@ def keys_revoke(
     ref: Annotated[str, typer.Argument(help="The key's id or visible prefix.")],
 ) -> None:
     """Revoke a key: it is refused from the next request on."""
-    settings = load_settings()
+    settings = load_gateway_settings()
     info = run_operation(settings, lambda database: revoke_key(database, ref))
     typer.echo(describe_key(info))
 
@@ -278,7 +302,7 @@ def keys_rotate(
     ref: Annotated[str, typer.Argument(help="The key's id or visible prefix.")],
 ) -> None:
     """Replace a key's secret (same name, scopes, owner); prints the new secret alone."""
-    settings = load_settings()
+    settings = load_gateway_settings()
     issued = run_operation(settings, lambda database: rotate_key(database, ref))
     typer.echo(issued.secret)
 
@@ -298,7 +322,7 @@ def personas_import_legacy(
     ],
 ) -> None:
     """Import the original prototype's characters as personas."""
-    settings = load_settings()
+    settings = load_gateway_settings()
     report = asyncio.run(import_legacy_personas(settings, legacy_database_url=database_url))
     for line in report.lines():
         typer.echo(line)
@@ -307,7 +331,7 @@ def personas_import_legacy(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the database migrations (the gateway also does this at start)."""
-    settings = load_settings()
+    settings = load_gateway_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade_database(settings.resolved_database_url)
     typer.echo("database is up to date")
@@ -331,7 +355,7 @@ def sessions_purge(
     except ValueError as exc:
         typer.echo(f"error: --older-than: {exc}", err=True)
         raise typer.Exit(code=2) from exc
-    settings = load_settings()
+    settings = load_gateway_settings()
     report = asyncio.run(
         with_database(
             settings, lambda database: purge_sessions(database, older_than=age, dry_run=dry_run)
@@ -351,7 +375,7 @@ def sessions_export(
     ] = None,
 ) -> None:
     """One conversation as Markdown or JSON, whoever owns it."""
-    settings = load_settings()
+    settings = load_gateway_settings()
     content = run_operation(
         settings, lambda database: export_session(database, session_id, export_format.value)
     )
