@@ -13,6 +13,7 @@ from starlette.middleware.cors import CORSMiddleware
 from thinkingthoughts.api import chat, health, keys, metrics, openai, personas, sessions, traits
 from thinkingthoughts.api.body_limit import BodySizeLimitMiddleware
 from thinkingthoughts.api.errors import install_error_handlers
+from thinkingthoughts.api.openapi_contract import install_openapi_contract
 from thinkingthoughts.api.rate_limit_headers import RateLimitHeadersMiddleware
 from thinkingthoughts.api.request_observation import RequestObservationMiddleware
 from thinkingthoughts.chat.service import ChatService
@@ -119,6 +120,7 @@ def create_app(
         )
     for module in (health, metrics, chat, personas, traits, sessions, keys, openai):
         app.include_router(module.router)
+    install_openapi_contract(app)
     if tracing is not None:
         tracing.instrument_app(app)
     return app

@@ -6,7 +6,8 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thinkingthoughts.api.rate_limit_headers import set_rate_limit_headers
@@ -36,18 +37,25 @@ async def get_db(resources: Resources) -> AsyncIterator[AsyncSession]:
 DbSession = Annotated[AsyncSession, Depends(get_db)]
 
 
+API_KEY_HEADER = APIKeyHeader(name="x-api-key", scheme_name="ApiKeyHeader", auto_error=False)
+BEARER = HTTPBearer(scheme_name="BearerAuth", auto_error=False)
+"""The two ways to present a key, published as the API's security schemes (either one)."""
+
+
 async def get_principal(
     request: Request,
     resources: Resources,
-    x_api_key: Annotated[str | None, Header()] = None,
-    authorization: Annotated[str | None, Header()] = None,
+    api_key: Annotated[str | None, Security(API_KEY_HEADER)] = None,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)] = None,
 ) -> Principal:
     """The caller's key, counted against its limits; an address that keeps presenting
     bad keys is refused before its next try is even checked."""
     limiter = resources.rate_limiter
     address = request.client.host if request.client else "unknown"
     await limiter.check_address(address)
-    secret = extract_secret(api_key_header=x_api_key, authorization=authorization)
+    secret = extract_secret(
+        api_key_header=api_key, bearer_token=bearer.credentials if bearer else None
+    )
     try:
         principal = await resources.authenticator.authenticate(secret)
     except AuthenticationError as refused:

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from thinkingthoughts.api.responses import FastJSONResponse
 from thinkingthoughts.errors import (
@@ -28,8 +29,11 @@ from thinkingthoughts.observability.request_ids import request_id_header
 logger = logging.getLogger(__name__)
 
 OPENAI_PATH_PREFIX = "/v1/"
+BODY_NOT_JSON = "the request body is not valid JSON"
+ROUTE_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 _HTTP_ERROR_TYPES = {
+    400: ("invalid_request_error", "invalid_request"),
     401: ("authentication_error", "invalid_api_key"),
     403: ("permission_error", "permission_denied"),
     404: ("not_found_error", "not_found"),
@@ -67,6 +71,18 @@ def error_response(exc: GatewayError, *, openai: bool = False) -> FastJSONRespon
     )
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at this path (Starlette names only the first's)."""
+    return [
+        method
+        for method in ROUTE_METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+
+
 def is_openai_route(request: Request) -> bool:
     return request.url.path.startswith(OPENAI_PATH_PREFIX)
 
@@ -80,7 +96,7 @@ def describe_validation_errors(errors: Any) -> tuple[str, str | None]:
         where = ".".join(location)
         message = str(item.get("msg")).removeprefix("Value error, ")
         if item.get("type") == "json_invalid":
-            parts.append("the request body is not valid JSON")
+            parts.append(BODY_NOT_JSON)
             continue
         first_param = first_param or where or None
         parts.append(f"{where}: {message}" if where else message)
@@ -105,11 +121,20 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> FastJSONResponse:
+        openai = is_openai_route(request)
         error_type, code = _HTTP_ERROR_TYPES.get(exc.status_code, ("http_error", "http_error"))
+        status_code, message = exc.status_code, str(exc.detail)
+        headers = dict(getattr(exc, "headers", None) or {})
+        if status_code == 400:
+            # A body that is not even text (FastAPI's "error parsing the body"): the same
+            # answer as malformed JSON.
+            status_code, message = (400 if openai else 422), BODY_NOT_JSON
+        elif status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
         return FastJSONResponse(
-            error_body(error_type, str(exc.detail), code, openai=is_openai_route(request)),
-            status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
+            error_body(error_type, message, code, openai=openai),
+            status_code=status_code,
+            headers=headers,
         )
 
     @app.exception_handler(Exception)

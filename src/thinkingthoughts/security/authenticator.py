@@ -21,13 +21,11 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 """How stale a key's `last_used_at` may be: at most one write per key and minute."""
 
 
-def extract_secret(*, api_key_header: str | None, authorization: str | None) -> str | None:
-    if api_key_header and api_key_header.strip():
-        return api_key_header.strip()
-    if authorization:
-        scheme, _, value = authorization.partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            return value.strip()
+def extract_secret(*, api_key_header: str | None, bearer_token: str | None) -> str | None:
+    """The secret a client sent: `x-api-key` first, then `Authorization: Bearer`."""
+    for candidate in (api_key_header, bearer_token):
+        if candidate and candidate.strip():
+            return candidate.strip()
     return None
 
 
