@@ -11,6 +11,8 @@
     ├── PayloadTooLargeError         413  payload_too_large
     │   └── ContextOverflowError     413  context_length_exceeded
     ├── RateLimitedError             429  rate_limited  (carries retry_after)
+    ├── ServiceUnavailableError      503  service_unavailable
+    │   └── DatabaseUnavailableError 503  database_unavailable
     └── UpstreamError                502  upstream_error
         ├── UpstreamUnavailableError 503  upstream_unavailable
         └── UpstreamTimeoutError     504  upstream_timeout
@@ -107,6 +109,16 @@ class ServiceUnavailableError(GatewayError):
     status_code = 503
     error_type = "service_unavailable_error"
     code = "service_unavailable"
+
+
+class DatabaseUnavailableError(ServiceUnavailableError):
+    """The database cannot be reached, or did not answer within its timeouts.
+
+    Storage raises it in place of the driver's connection, pool and timeout errors, so
+    that no layer above storage ever sees a database exception.
+    """
+
+    code = "database_unavailable"
 
 
 class UpstreamError(GatewayError):

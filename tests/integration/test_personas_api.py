@@ -9,6 +9,7 @@ import pytest
 
 from tests.integration.live_servers import LiveGateway, create_key_for
 from tests.integration.test_chat_errors import assert_error
+from tests.integration.test_tenancy import new_key
 from thinkingthoughts.security.api_keys import Scope
 
 NEW_PERSONA: dict[str, Any] = {
@@ -133,3 +134,55 @@ def test_only_admin_keys_change_global_personas(gateway: LiveGateway) -> None:
         assert client.get("/api/personas/seline").json()["tone"] != "x"
     with gateway.client(read_key) as client:
         assert_error(client.post("/api/personas", json=NEW_PERSONA), 403, "permission_denied")
+
+
+def test_another_owner_can_take_a_private_slug_without_learning_that_it_exists(
+    gateway: LiveGateway, admin: httpx.Client
+) -> None:
+    alice_key, bob_key = new_key(admin, owner="alice"), new_key(admin, owner="bob")
+    private = {**NEW_PERSONA, "slug": "alice-priv"}
+    with gateway.client(alice_key) as alice, gateway.client(bob_key) as bob:
+        alices = alice.post("/api/personas", json=private)
+        assert alices.status_code == 201, alices.text
+        assert_error(bob.get("/api/personas/alice-priv"), 404, "persona_not_found")
+
+        bobs = bob.post("/api/personas", json={**private, "name": "Bobs Muse"})
+
+        assert bobs.status_code == 201, bobs.text
+        assert bobs.json()["private"] is True
+        assert bobs.json()["id"] != alices.json()["id"]
+        assert alice.get("/api/personas/alice-priv").json()["id"] == alices.json()["id"]
+        assert bob.get("/api/personas/alice-priv").json()["name"] == "Bobs Muse"
+        reply = bob.post("/api/chat", json={"message": "hi", "persona": "alice-priv"})
+        assert reply.json()["assistant"].startswith("[Bobs Muse]")
+
+
+def test_a_slug_the_owner_can_see_is_still_taken(gateway: LiveGateway, admin: httpx.Client) -> None:
+    with gateway.client(new_key(admin, owner="alice")) as alice:
+        assert alice.post("/api/personas", json=NEW_PERSONA).status_code == 201
+        second = alice.post("/api/personas", json={**NEW_PERSONA, "slug": "nemo-2"})
+        assert second.status_code == 201
+
+        assert_error(alice.post("/api/personas", json=NEW_PERSONA), 409, "slug_taken")
+        assert_error(alice.patch("/api/personas/nemo-2", json={"slug": "nemo"}), 409, "slug_taken")
+        global_slug = {**NEW_PERSONA, "slug": "seline"}
+        assert_error(alice.post("/api/personas", json=global_slug), 409, "slug_taken")
+    # A global persona shadows nothing: it cannot take a slug some owner uses.
+    assert_error(admin.post("/api/personas", json=NEW_PERSONA), 409, "slug_taken")
+
+
+def test_renaming_onto_another_owners_private_slug_is_allowed(
+    gateway: LiveGateway, admin: httpx.Client
+) -> None:
+    with (
+        gateway.client(new_key(admin, owner="alice")) as alice,
+        gateway.client(new_key(admin, owner="bob")) as bob,
+    ):
+        assert alice.post("/api/personas", json=NEW_PERSONA).status_code == 201
+        bobs = bob.post("/api/personas", json={**NEW_PERSONA, "slug": "bob-nemo"})
+
+        renamed = bob.patch(f"/api/personas/{bobs.json()['id']}", json={"slug": "nemo"})
+
+        assert renamed.status_code == 200, renamed.text
+        assert alice.get("/api/personas/nemo").json()["name"] == "Captain Nemo"
+        assert bob.get("/api/personas/nemo").json()["id"] == bobs.json()["id"]

@@ -145,3 +145,81 @@ async def test_an_id_wins_over_a_slug_spelled_like_it(database: Database) -> Non
 
     assert found is not None
     assert found.name == "Ada"
+
+
+async def test_two_owners_may_each_have_a_private_persona_of_one_slug(database: Database) -> None:
+    async with database.session() as db, db.begin():
+        alice = await persona_store.create_persona(
+            db, slug="muse", name="A", sheet=SHEET, owner="alice"
+        )
+        bob = await persona_store.create_persona(
+            db, slug="muse", name="B", sheet=SHEET, owner="bob"
+        )
+
+    async with database.session() as db:
+        seen_by_alice = await persona_store.get_persona(db, ref="muse", visible_to="alice")
+        seen_by_bob = await persona_store.get_persona(db, ref="muse", visible_to="bob")
+        seen_by_carol = await persona_store.get_persona(db, ref="muse", visible_to="carol")
+
+    assert seen_by_alice is not None
+    assert seen_by_alice.id == alice.id
+    assert seen_by_bob is not None
+    assert seen_by_bob.id == bob.id
+    assert seen_by_carol is None
+
+
+@pytest.mark.parametrize("owner", [None, "alice"], ids=["among-globals", "within-one-owner"])
+async def test_one_slug_twice_among_globals_or_within_one_owner_is_refused(
+    database: Database, owner: str | None
+) -> None:
+    async with database.session() as db, db.begin():
+        await persona_store.create_persona(db, slug="muse", name="A", sheet=SHEET, owner=owner)
+
+    async with database.session() as db:
+        with pytest.raises(IntegrityError):
+            async with db.begin():
+                await persona_store.create_persona(
+                    db, slug="muse", name="B", sheet=SHEET, owner=owner
+                )
+
+
+async def test_an_owners_own_persona_wins_over_a_global_of_the_same_slug(
+    database: Database,
+) -> None:
+    """Both exist only when made at the same instant (the registry refuses the second
+    otherwise); the choice must still be the same on every read."""
+    async with database.session() as db, db.begin():
+        shared = await persona_store.create_persona(db, slug="muse", name="G", sheet=SHEET)
+        own = await persona_store.create_persona(
+            db, slug="muse", name="A", sheet=SHEET, owner="alice"
+        )
+
+    async with database.session() as db:
+        for_alice = await persona_store.get_persona(db, ref="muse", visible_to="alice")
+        for_bob = await persona_store.get_persona(db, ref="muse", visible_to="bob")
+        for_admins = await persona_store.get_persona(db, ref="muse")
+
+    assert for_alice is not None
+    assert for_alice.id == own.id
+    assert for_bob is not None
+    assert for_bob.id == shared.id
+    assert for_admins is not None
+    assert for_admins.id == shared.id
+
+
+async def test_a_slug_is_in_use_only_among_what_its_owner_can_see(database: Database) -> None:
+    async with database.session() as db, db.begin():
+        await persona_store.create_persona(db, slug="seline", name="S", sheet=SHEET)
+        muse = await persona_store.create_persona(
+            db, slug="muse", name="M", sheet=SHEET, owner="alice"
+        )
+
+    async with database.session() as db:
+        assert not await persona_store.slug_in_use(db, slug="muse", owner="bob")
+        assert await persona_store.slug_in_use(db, slug="muse", owner="alice")
+        assert not await persona_store.slug_in_use(
+            db, slug="muse", owner="alice", other_than=muse.id
+        )
+        assert await persona_store.slug_in_use(db, slug="seline", owner="bob")
+        # A global slug must be free everywhere: admins see every persona anyway.
+        assert await persona_store.slug_in_use(db, slug="muse", owner=None)

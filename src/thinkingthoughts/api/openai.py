@@ -18,7 +18,7 @@ from thinkingthoughts.api.errors import gateway_error_body
 from thinkingthoughts.api.limits import enforce_message_limits
 from thinkingthoughts.api.responses import FastJSONResponse, json_text
 from thinkingthoughts.api.streaming import start_within_grace
-from thinkingthoughts.chat.metering import estimate_prompt_tokens
+from thinkingthoughts.chat.metering import estimate_prompt_tokens, reply_token_ceiling
 from thinkingthoughts.errors import GatewayError
 from thinkingthoughts.openai_api.protocol import ChatCompletionRequest, ModelList
 from thinkingthoughts.openai_api.serving import OpenAIStream
@@ -72,6 +72,7 @@ async def chat_completions(
             persona=turn.persona_slug,
             model=turn.upstream_model,
             prompt_estimate=turn.prompt_estimate,
+            reply_tokens=reply_token_ceiling(turn.payload, resources.settings.max_tokens),
         )
         if not body.stream:
             completion = await unless_client_leaves(http, resources.openai.complete(turn))
@@ -140,10 +141,12 @@ async def finish_opened(opening: asyncio.Task[OpenAIStream], meter: KeyMeter) ->
 
 async def openai_sse(stream: OpenAIStream) -> AsyncIterator[dict[str, str]]:
     """`data:` events as OpenAI sends them, `[DONE]` last; an error after the start is a
-    final `data:` event in OpenAI's error shape."""
+    final `data:` event in OpenAI's error shape. `[DONE]` follows the stored reply, so a
+    reply that could not be stored ends with the error instead."""
     try:
         async for chunk in stream.chunks():
             yield {"data": json_text(chunk)}
+        await stream.finish()
         yield {"data": DONE}
     except GatewayError as exc:
         yield {"data": json_text(gateway_error_body(exc, openai=True))}

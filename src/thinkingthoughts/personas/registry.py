@@ -122,18 +122,21 @@ class PersonaRegistry:
     async def create(
         self, db: AsyncSession, sheet: PersonaSheet, *, owner: str | None = None
     ) -> PersonaRecord:
-        """A global persona, or with `owner` one private to that owner. Slugs are unique
-        across all personas."""
+        """A global persona, or with `owner` one private to that owner. A slug conflicts
+        only with personas the owner can see (see `persona_store.slug_in_use`), so the
+        answer never reveals another owner's private persona."""
         self._check_default_traits(sheet)
         self.forget()
-        if await persona_store.get_persona(db, ref=sheet.slug) is not None:
+        if await persona_store.slug_in_use(db, slug=sheet.slug, owner=owner):
             raise ConflictError(f"a persona with slug '{sheet.slug}' exists", code="slug_taken")
         try:
             row = await persona_store.create_persona(
                 db, slug=sheet.slug, name=sheet.name, sheet=_sheet_document(sheet), owner=owner
             )
         except IntegrityError as exc:  # another request took the slug meanwhile
-            raise ConflictError(f"a persona with slug '{sheet.slug}' exists") from exc
+            raise ConflictError(
+                f"a persona with slug '{sheet.slug}' exists", code="slug_taken"
+            ) from exc
         return record_from_row(row)
 
     async def update(
@@ -154,14 +157,18 @@ class PersonaRegistry:
         except ValidationError as exc:
             raise InvalidRequestError(_first_validation_message(exc)) from exc
         self._check_default_traits(sheet)
-        if sheet.slug != row.slug and await persona_store.get_persona(db, ref=sheet.slug):
+        if sheet.slug != row.slug and await persona_store.slug_in_use(
+            db, slug=sheet.slug, owner=row.owner, other_than=row.id
+        ):
             raise ConflictError(f"a persona with slug '{sheet.slug}' exists", code="slug_taken")
         try:
             row = await persona_store.update_persona(
                 db, persona=row, slug=sheet.slug, name=sheet.name, sheet=_sheet_document(sheet)
             )
         except IntegrityError as exc:
-            raise ConflictError(f"a persona with slug '{sheet.slug}' exists") from exc
+            raise ConflictError(
+                f"a persona with slug '{sheet.slug}' exists", code="slug_taken"
+            ) from exc
         return record_from_row(row)
 
     async def delete(self, db: AsyncSession, ref: str, *, editor: str | None = ANY_OWNER) -> None:

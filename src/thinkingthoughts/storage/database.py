@@ -8,6 +8,8 @@ import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +25,10 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from thinkingthoughts.observability.metrics import DATABASE_SECONDS
 from thinkingthoughts.observability.tracing import SpanStarter, no_span
+from thinkingthoughts.storage.availability import (
+    UnavailableWithoutConnectionPool,
+    raise_unavailable_as_domain_error,
+)
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
@@ -35,8 +41,7 @@ ASYNC_DRIVERS = {
 """Driverless URLs people usually write, and the async driver each one means."""
 
 SQLITE_PRAGMAS = (
-    # First, so that switching the file to WAL waits for other connections.
-    "PRAGMA busy_timeout=5000",
+    # After the busy timeout, so that switching the file to WAL waits for other connections.
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
@@ -48,6 +53,33 @@ TRANSACTION_SPAN = "db.transaction"
 POSTGRES_POOL_SIZE = 10
 POSTGRES_MAX_OVERFLOW = 20
 POSTGRES_POOL_RECYCLE_SECONDS = 1800
+CLIENT_TIMEOUT_GRACE_SECONDS = 1.0
+"""The driver gives up this long after the server's own statement timeout, so that a
+server that answers cancels cleanly, and only one that does not is cut off."""
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseTimeouts:
+    """How long the gateway waits on its database before answering 503.
+
+    `connect`: to open a connection, or to wait for a free one in the pool.
+    `statement`: for one statement; on SQLite, the wait for the file's write lock.
+    """
+
+    connect: float = 5.0
+    statement: float = 10.0
+
+    def asyncpg_connect_args(self) -> dict[str, Any]:
+        """The server bounds each statement; the driver bounds a server that says nothing."""
+        return {
+            "timeout": self.connect,
+            "command_timeout": self.statement + CLIENT_TIMEOUT_GRACE_SECONDS,
+            "server_settings": {"statement_timeout": str(round(self.statement * 1000))},
+        }
+
+    @property
+    def sqlite_busy_milliseconds(self) -> int:
+        return round(self.statement * 1000)
 
 
 def async_database_url(url: str | URL) -> URL:
@@ -83,7 +115,9 @@ class Database:
     `url` may be `sqlite+aiosqlite:///path.db` or `postgresql+asyncpg://...`; the
     driverless forms (`sqlite:///`, `postgresql://`) are given their async driver.
     `pool_size` and `max_overflow` size the PostgreSQL pool; SQLite keeps its default.
-    `span` opens a trace span around each transaction (none by default).
+    `span` opens a trace span around each transaction (none by default). `timeouts`
+    bound every wait on the database: past them, and whenever the database cannot be
+    reached, storage raises `DatabaseUnavailableError` (see `storage.availability`).
     """
 
     def __init__(
@@ -94,24 +128,33 @@ class Database:
         pool_size: int = POSTGRES_POOL_SIZE,
         max_overflow: int = POSTGRES_MAX_OVERFLOW,
         span: SpanStarter = no_span,
+        timeouts: DatabaseTimeouts = DatabaseTimeouts(),
     ) -> None:
         parsed = async_database_url(url)
         self.url = parsed.render_as_string(hide_password=False)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        self.timeouts = timeouts
         # Statement errors leave their parameters (message contents) out of the message.
         options: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if self.is_sqlite:
             ensure_sqlite_directory(parsed)
         else:
             options.update(
+                # A connection the database dropped is replaced on checkout: recovery
+                # after an outage needs nothing but the database coming back.
                 pool_pre_ping=True,
                 pool_size=pool_size,
                 max_overflow=max_overflow,
                 pool_recycle=POSTGRES_POOL_RECYCLE_SECONDS,
+                pool_timeout=timeouts.connect,
+                poolclass=UnavailableWithoutConnectionPool,
+                connect_args=timeouts.asyncpg_connect_args(),
             )
         self.engine: AsyncEngine = create_async_engine(parsed, **options)
+        raise_unavailable_as_domain_error(self.engine.sync_engine)
+        pragmas = partial(_apply_sqlite_pragmas, busy_ms=timeouts.sqlite_busy_milliseconds)
         if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _apply_sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "connect", pragmas)
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False
         )
@@ -127,7 +170,8 @@ class Database:
             self._sync_engine = create_engine(
                 parsed.set(drivername=SQLITE_SYNC_DRIVER), hide_parameters=True
             )
-            event.listen(self._sync_engine, "connect", _apply_sqlite_pragmas)
+            event.listen(self._sync_engine, "connect", pragmas)
+            raise_unavailable_as_domain_error(self._sync_engine)
 
     def session(self) -> AsyncSession:
         """A new session, to use as `async with db.session() as session:`."""
@@ -211,7 +255,8 @@ class Database:
                 pass
 
     async def ping(self) -> None:
-        """Run `SELECT 1`; raises when the database cannot be reached."""
+        """Run `SELECT 1`; raises `DatabaseUnavailableError` when the database cannot
+        be reached or does not answer within the timeouts."""
         async with self.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
 
@@ -238,10 +283,12 @@ def _log_failure_nobody_awaits(running: asyncio.Future[Any]) -> None:
         logger.error("a transaction whose caller had gone failed", exc_info=running.exception())
 
 
-def _apply_sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+def _apply_sqlite_pragmas(
+    dbapi_connection: Any, _record: ConnectionPoolEntry, *, busy_ms: int
+) -> None:
     cursor = dbapi_connection.cursor()
     try:
-        for pragma in SQLITE_PRAGMAS:
+        for pragma in (f"PRAGMA busy_timeout={busy_ms}", *SQLITE_PRAGMAS):
             cursor.execute(pragma)
     finally:
         cursor.close()

@@ -76,12 +76,28 @@ class Base(DeclarativeBase):
 
 
 class Persona(Base):
-    """A character sheet. `owner` NULL means a global persona, offered to every key."""
+    """A character sheet. `owner` NULL means a global persona, offered to every key.
+
+    A slug is unique among the global personas and within one owner's private ones;
+    two owners may each have a private persona of the same slug, so that making one
+    never reveals the other (`personas.registry` keeps a private slug off the globals').
+    """
 
     __tablename__ = "personas"
+    __table_args__ = (
+        # NULL owners never compare equal: this one holds private personas only.
+        UniqueConstraint("owner", "slug"),
+        Index(
+            "uq_personas_global_slug",
+            "slug",
+            unique=True,
+            sqlite_where=text("owner IS NULL"),
+            postgresql_where=text("owner IS NULL"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    slug: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(100))
     sheet: Mapped[dict[str, Any]] = mapped_column(JSON)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))

@@ -19,7 +19,8 @@ async def create_persona(
     sheet: dict[str, Any],
     owner: str | None = None,
 ) -> Persona:
-    """Store a persona at version 1; a taken slug raises `IntegrityError` on flush."""
+    """Store a persona at version 1; a slug taken among the globals (`owner` None) or
+    among that owner's own raises `IntegrityError` on flush."""
     now = utcnow()
     persona = Persona(
         slug=slug, name=name, sheet=sheet, owner=owner, version=1, created_at=now, updated_at=now
@@ -40,16 +41,41 @@ def _visible(visible_to: str | None) -> list[ColumnElement[bool]]:
     return [or_(Persona.owner.is_(None), Persona.owner == visible_to)]
 
 
+def _preferred_slug_holder(visible_to: str | None) -> ColumnElement[int]:
+    """Among personas sharing a slug: the caller's own private one first, then the
+    global one; for admins (`ANY_OWNER`), the global one first."""
+    if visible_to is None:
+        return case((Persona.owner.is_(None), 0), else_=1)
+    return case((Persona.owner == visible_to, 0), (Persona.owner.is_(None), 1), else_=2)
+
+
 async def get_persona(
     db: AsyncSession, *, ref: str, visible_to: str | None = ANY_OWNER
 ) -> Persona | None:
     """The persona whose id is `ref`, else the one whose slug is `ref` (one query);
-    with `visible_to`, only a global one or one of that owner's."""
+    with `visible_to`, only a global one or one of that owner's. Where a slug names
+    several, the owner's own wins, then the global one, then the oldest."""
     id_first = case((Persona.id == ref, 0), else_=1)
     query = select(Persona).where(
         or_(Persona.id == ref, Persona.slug == ref), *_visible(visible_to)
     )
-    return await db.scalar(query.order_by(id_first).limit(1))
+    order = (id_first, _preferred_slug_holder(visible_to), Persona.created_at, Persona.id)
+    return await db.scalar(query.order_by(*order).limit(1))
+
+
+async def slug_in_use(
+    db: AsyncSession, *, slug: str, owner: str | None, other_than: str | None = None
+) -> bool:
+    """Whether a persona of `owner` (None: a global one) may not take `slug`.
+
+    A global slug must be free everywhere (admins see every persona, so saying so
+    reveals nothing); a private one must be free among the globals and the owner's
+    own, never compared with another owner's. `other_than`: the persona being renamed.
+    """
+    query = select(Persona.id).where(Persona.slug == slug, *_visible(owner))
+    if other_than is not None:
+        query = query.where(Persona.id != other_than)
+    return await db.scalar(query.limit(1)) is not None
 
 
 async def list_personas(db: AsyncSession, *, visible_to: str | None = ANY_OWNER) -> list[Persona]:
