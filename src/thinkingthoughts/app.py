@@ -36,7 +36,7 @@ from thinkingthoughts.security.stream_slots import MemoryStreamSlots, RedisStrea
 from thinkingthoughts.security.usage_ledger import UsageLedger
 from thinkingthoughts.settings import Settings
 from thinkingthoughts.shared_state import open_redis
-from thinkingthoughts.storage.database import Database
+from thinkingthoughts.storage.database import Database, DatabaseTimeouts
 from thinkingthoughts.storage.migrate import upgrade_database_async
 from thinkingthoughts.upstream.client import UpstreamClient, UpstreamTimeouts
 from thinkingthoughts.upstream.models import ModelResolver
@@ -159,7 +159,11 @@ async def _build_resources(
     tracing: Tracing | None,
 ) -> GatewayResources:
     stack.callback(forget_this_process)
-    database = Database(settings.resolved_database_url, span=tracing.span if tracing else no_span)
+    database = Database(
+        settings.resolved_database_url,
+        span=tracing.span if tracing else no_span,
+        timeouts=database_timeouts(settings),
+    )
     stack.push_async_callback(database.dispose)
     registry = persona_registry(settings)
     if not storage_prepared:
@@ -223,6 +227,12 @@ async def _build_resources(
     )
 
 
+def database_timeouts(settings: Settings) -> DatabaseTimeouts:
+    return DatabaseTimeouts(
+        connect=settings.database_connect_timeout, statement=settings.database_statement_timeout
+    )
+
+
 def persona_registry(settings: Settings) -> PersonaRegistry:
     return PersonaRegistry(
         catalog=load_trait_catalog(settings.traits_file),
@@ -251,7 +261,7 @@ async def prepare_storage(
 async def prepare_storage_once(settings: Settings, *, announce: Announce = print) -> None:
     """`prepare_storage` before several workers start, so that they never race to migrate
     or to make the first admin key."""
-    database = Database(settings.resolved_database_url)
+    database = Database(settings.resolved_database_url, timeouts=database_timeouts(settings))
     try:
         await prepare_storage(settings, database, persona_registry(settings), announce=announce)
     finally:

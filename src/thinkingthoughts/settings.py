@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     max_tokens: PositiveInt = Field(default=512, validation_alias=_env("MAX_TOKENS"))
 
     database_url: str | None = Field(default=None, validation_alias=_env("DATABASE_URL"))
+    database_connect_timeout: PositiveFloat = Field(
+        default=5.0, validation_alias=_env("DATABASE_CONNECT_TIMEOUT")
+    )
+    """Seconds to open a database connection, or to wait for a free one in the pool."""
+    database_statement_timeout: PositiveFloat = Field(
+        default=10.0, validation_alias=_env("DATABASE_STATEMENT_TIMEOUT")
+    )
+    """Seconds one statement may take (SQLite: may wait for the file's lock)."""
     redis_url: str | None = Field(default=None, validation_alias=_env("REDIS_URL"))
     data_dir: Path = Field(default=Path("./data"), validation_alias=_env("TT_DATA_DIR"))
 
