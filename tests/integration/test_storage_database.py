@@ -1,14 +1,18 @@
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import StatementError
 
-from thinkingthoughts.storage import key_store
-from thinkingthoughts.storage.database import Database, async_database_url
+from thinkingthoughts.errors import DatabaseUnavailableError
+from thinkingthoughts.storage import key_store, turn_rows
+from thinkingthoughts.storage.database import Database, DatabaseTimeouts, async_database_url
+from thinkingthoughts.storage.migrate import upgrade_database_async
 from thinkingthoughts.storage.models import ApiKey
 
 
@@ -30,12 +34,31 @@ async def test_ping_succeeds_on_a_reachable_database(database: Database) -> None
     await database.ping()
 
 
-async def test_ping_fails_when_the_server_cannot_be_reached() -> None:
+async def test_ping_says_the_database_is_unavailable_when_the_server_cannot_be_reached() -> None:
     database = Database("postgresql://nobody@127.0.0.1:1/none")
     try:
-        with pytest.raises(ConnectionRefusedError):
+        with pytest.raises(DatabaseUnavailableError):
             await database.ping()
     finally:
+        await database.dispose()
+
+
+async def test_a_sqlite_write_lock_held_past_the_statement_timeout_is_unavailability(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'tt.db'}"
+    await upgrade_database_async(url)
+    database = Database(url, timeouts=DatabaseTimeouts(statement=0.2))
+    holder = sqlite3.connect(tmp_path / "tt.db", isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another process writing, and not letting go
+        with pytest.raises(DatabaseUnavailableError):
+            await database.run(
+                partial(turn_rows.create_session, owner="o", persona_id=None, traits={}, title=None)
+            )
+    finally:
+        holder.rollback()
+        holder.close()
         await database.dispose()
 
 
@@ -53,7 +76,9 @@ async def test_sqlite_file_and_its_directory_are_created(tmp_path: Path) -> None
 
 
 async def test_sqlite_connections_use_wal_and_enforce_foreign_keys(tmp_path: Path) -> None:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'tt.db'}")
+    database = Database(
+        f"sqlite+aiosqlite:///{tmp_path / 'tt.db'}", timeouts=DatabaseTimeouts(statement=7.5)
+    )
     try:
         async with database.engine.connect() as connection:
             pragmas = {
@@ -66,7 +91,7 @@ async def test_sqlite_connections_use_wal_and_enforce_foreign_keys(tmp_path: Pat
     assert pragmas == {
         "journal_mode": "wal",
         "foreign_keys": 1,
-        "busy_timeout": 5000,
+        "busy_timeout": 7500,  # the statement timeout
         "synchronous": 1,
     }
 
