@@ -30,9 +30,8 @@ from thinkingthoughts.security.metering import Metering
 from thinkingthoughts.security.rate_limits import (
     KeyLimitDefaults,
     RateLimiter,
-    open_limit_storage,
+    open_limit_stores,
 )
-from thinkingthoughts.security.stream_slots import MemoryStreamSlots, RedisStreamSlots
 from thinkingthoughts.security.usage_ledger import UsageLedger
 from thinkingthoughts.settings import Settings
 from thinkingthoughts.shared_state import open_redis
@@ -44,9 +43,6 @@ from thinkingthoughts.upstream.models import ModelResolver
 logger = logging.getLogger(__name__)
 
 Announce = Callable[[str], None]
-
-STREAM_LEASE_MARGIN_SECONDS = 60.0
-"""A stream slot outlives the longest request by this much before it expires on its own."""
 
 CORS_EXPOSED_HEADERS = [
     "x-session-id",
@@ -179,12 +175,19 @@ async def _build_resources(
         trace_configs=tracing.upstream_trace_configs() if tracing else (),
     )
     stack.push_async_callback(upstream.close)
-    redis = open_redis(settings.redis_url) if settings.redis_url else None
+    redis = (
+        open_redis(
+            settings.redis_url,
+            timeout=settings.redis_timeout,
+            connect_timeout=settings.redis_connect_timeout,
+        )
+        if settings.redis_url
+        else None
+    )
     if redis is not None:
         stack.push_async_callback(redis.aclose)
     rate_limiter = RateLimiter(
-        open_limit_storage(settings.redis_url),
-        RedisStreamSlots(redis) if redis is not None else MemoryStreamSlots(),
+        open_limit_stores(redis),
         defaults=KeyLimitDefaults(
             requests_per_minute=settings.key_requests_per_minute,
             tokens_per_minute=settings.key_tokens_per_minute,
@@ -192,7 +195,8 @@ async def _build_resources(
         ),
         auth_failures_per_minute=settings.auth_failures_per_minute,
         fail_open=settings.rate_limit_fail_open,
-        stream_lease_seconds=settings.llm_request_timeout + STREAM_LEASE_MARGIN_SECONDS,
+        stream_lease_seconds=settings.stream_lease_seconds,
+        breaker_open_seconds=settings.rate_limit_retry_seconds,
     )
     stack.push_async_callback(rate_limiter.close)
     ledger = UsageLedger(database, flush_seconds=settings.usage_flush_seconds)

@@ -142,6 +142,21 @@ class Settings(BaseSettings):
     rate_limit_fail_open: bool = Field(
         default=True, validation_alias=_env("TT_RATE_LIMIT_FAIL_OPEN")
     )
+    rate_limit_retry_seconds: PositiveFloat = Field(
+        default=5.0, validation_alias=_env("TT_RATE_LIMIT_RETRY_SECONDS")
+    )
+    """After a Redis failure the limiter leaves Redis alone this long (each limit fails
+    open or closed at once), then probes it in the background."""
+    redis_timeout: PositiveFloat = Field(default=0.1, validation_alias=_env("TT_REDIS_TIMEOUT"))
+    """Seconds a Redis command may take; a command that times out is not retried."""
+    redis_connect_timeout: PositiveFloat = Field(
+        default=0.5, validation_alias=_env("TT_REDIS_CONNECT_TIMEOUT")
+    )
+    stream_lease_seconds: PositiveFloat = Field(
+        default=30.0, validation_alias=_env("TT_STREAM_LEASE_SECONDS")
+    )
+    """A concurrent-stream slot's lease, renewed every third of it while the reply runs:
+    a crashed replica's slots are free again within this."""
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias=_env("TT_CORS_ORIGINS")
     )

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
 from tests.integration.conftest import GatewayFactory, SimulatorFactory
-from tests.integration.live_servers import LiveGateway, on_database
+from tests.integration.live_servers import LiveGateway, ThreadedSimulator, on_database
 from tests.integration.test_chat_errors import assert_error
 from tests.integration.test_chat_streaming import sse_events, wait_until
 from thinkingthoughts.chat.metering import estimate_prompt_tokens
@@ -31,6 +31,8 @@ QUICK_CHAT = {"message": "hi", "max_tokens": 1}
 SLOW_REPLY = {"inter_token_latency": 0.05, "reply_tokens": 40}
 """An upstream whose streamed reply stays open for about two seconds."""
 SLOT_FREED_SECONDS = 5.0
+LONGEST_WAIT = 120
+"""A token window is two one-minute counters: a full one drains within two minutes."""
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
 RATE_LIMITED = "tt_rate_limited_requests_total"
 STORAGE_ERRORS = "tt_rate_limiter_storage_errors_total"
@@ -61,10 +63,10 @@ def assert_refused(response: httpx.Response, limit: int, what: str) -> None:
     assert_error(response, 429, "rate_limited")
     assert response.json()["error"]["type"] == "rate_limit_error"
     assert what in response.json()["error"]["message"]
-    assert 1 <= int(response.headers["retry-after"]) <= 60
+    assert 1 <= int(response.headers["retry-after"]) <= LONGEST_WAIT
     assert response.headers["x-ratelimit-limit"] == str(limit)
     assert response.headers["x-ratelimit-remaining"] == "0"
-    assert 0 <= int(response.headers["x-ratelimit-reset"]) <= 60
+    assert 0 <= int(response.headers["x-ratelimit-reset"]) <= LONGEST_WAIT
 
 
 def scrape(live: LiveGateway) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -233,7 +235,7 @@ def test_the_openai_route_refuses_an_exhausted_token_budget_in_openais_shape(
     assert set(error) == {"message", "type", "param", "code"}
     assert (error["type"], error["code"]) == ("rate_limit_error", "rate_limited")
     assert "tokens per minute" in error["message"]
-    assert 1 <= int(response.headers["retry-after"]) <= 60
+    assert 1 <= int(response.headers["retry-after"]) <= LONGEST_WAIT
     assert response.headers["x-ratelimit-limit"] == "100"
     assert response.headers["x-ratelimit-remaining"] == "0"
     assert stored_rows(live) == rows
@@ -405,25 +407,27 @@ def test_an_unreachable_redis_failing_closed_refuses_with_503_and_is_counted(
     assert increase(before, after, STORAGE_ERRORS, outcome="allowed") == 0
 
 
-def test_a_key_is_charged_the_tokens_the_upstream_reported_not_the_estimate(
-    gateway: LiveGateway,
+def test_a_key_is_charged_the_tokens_the_upstream_reported_not_its_reservation(
+    simulator: ThreadedSimulator, gateway: LiveGateway
 ) -> None:
-    """The prompt estimate errs high (it must never under-count the context); the token
-    window must not: after a turn it holds what the upstream reported, so a budget of
-    exactly that turn plus the next message's estimate lets the next message through."""
+    """A turn reserves its prompt's estimate (which errs high: it must never under-count
+    the context) and its reply's ceiling; the token window must not err: after a turn it
+    holds what the upstream reported, so a budget of exactly that turn plus the next
+    turn's reservation lets the next turn through, and no more."""
     turn = {"messages": [{"role": "user", "content": "Hello there"}], "max_tokens": 8}
+    follow_up = {"messages": [{"role": "user", "content": "ok"}], "max_tokens": 8}
     with gateway.client(gateway.admin_key) as probe:
         reported = probe.post("/api/chat", json=turn).json()["usage"]["total_tokens"]
-    estimated = estimate_prompt_tokens([{"content": "Hello there"}])
-    follow_up = {"messages": [{"role": "user", "content": "ok"}], "max_tokens": 8}
-    follow_up_estimate = estimate_prompt_tokens([{"content": "ok"}])
-    secret = new_key(gateway, tokens_per_minute=reported + follow_up_estimate)
-    with gateway.client(secret) as client:
+        reserved = estimate_prompt_tokens(simulator.recorded_requests()[-1]["messages"]) + 8
+        probe.post("/api/chat", json=follow_up)
+        follow_up_reserved = (
+            estimate_prompt_tokens(simulator.recorded_requests()[-1]["messages"]) + 8
+        )
+    budget = reported + follow_up_reserved
+    with gateway.client(new_key(gateway, tokens_per_minute=budget)) as client:
         first = client.post("/api/chat", json=turn)
         assert first.json()["usage"]["total_tokens"] == reported  # the same prompt again
         second = client.post("/api/chat", json=follow_up)
         assert second.status_code == 200, second.text
-        assert_refused(
-            client.post("/api/chat", json=follow_up), reported + follow_up_estimate, "tokens"
-        )
-    assert estimated < reported  # the up-front charge (new messages) never outweighs a turn
+        assert_refused(client.post("/api/chat", json=follow_up), budget, "tokens")
+    assert reserved > reported  # the reservation errs high; the window holds the report

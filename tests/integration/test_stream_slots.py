@@ -5,28 +5,36 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from limits.aio.storage import MemoryStorage
 from limits.errors import StorageError
+from redis.asyncio import Redis
 
 from thinkingthoughts.errors import RateLimitedError, ServiceUnavailableError
 from thinkingthoughts.security.api_keys import Scope
 from thinkingthoughts.security.key_policy import KeyPolicy
 from thinkingthoughts.security.principal import Principal
-from thinkingthoughts.security.rate_limits import KeyLimitDefaults, RateLimiter
+from thinkingthoughts.security.rate_limits import KeyLimitDefaults, LimitStores, RateLimiter
 from thinkingthoughts.security.stream_slots import (
+    SLOTS_NAMESPACE,
     MemoryStreamSlots,
     RedisStreamSlots,
     StreamSlots,
 )
+from thinkingthoughts.security.token_window import MemoryTokenWindows
 from thinkingthoughts.shared_state import open_redis
 
 LEASE = 60.0
 SHORT_LEASE = 0.2
 EXPIRY_WAIT_SECONDS = 5.0
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
+REDIS_TIMEOUTS = {"timeout": 1.0, "connect_timeout": 1.0}
+
+
+def client_of(url: str) -> Redis:
+    return open_redis(url, **REDIS_TIMEOUTS)
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
@@ -35,7 +43,7 @@ async def slots(request: pytest.FixtureRequest) -> AsyncIterator[StreamSlots]:
     if request.param == "memory":
         yield MemoryStreamSlots()
         return
-    client = open_redis(str(request.getfixturevalue("redis_url")))
+    client = client_of(str(request.getfixturevalue("redis_url")))
     try:
         yield RedisStreamSlots(client)
     finally:
@@ -87,7 +95,7 @@ async def test_a_slot_never_released_expires_with_its_lease(slots: StreamSlots, 
 
 
 async def test_slots_on_an_unreachable_redis_raise_the_limits_storage_error() -> None:
-    client = open_redis(UNREACHABLE_REDIS)
+    client = client_of(UNREACHABLE_REDIS)
     try:
         slots = RedisStreamSlots(client)
         with pytest.raises(StorageError):
@@ -108,14 +116,16 @@ def principal(key_id: str = "key-a", concurrent_streams: int | None = None) -> P
     )
 
 
-def limiter(slots: StreamSlots, *, concurrent_streams: int, fail_open: bool = True) -> RateLimiter:
+def limiter(
+    slots: StreamSlots, *, concurrent_streams: int, fail_open: bool = True, lease: float = LEASE
+) -> RateLimiter:
     return RateLimiter(
-        MemoryStorage(),
-        slots,
+        LimitStores(MemoryStorage(), MemoryTokenWindows(), slots),
         defaults=KeyLimitDefaults(concurrent_streams=concurrent_streams),
         auth_failures_per_minute=0,
         fail_open=fail_open,
-        stream_lease_seconds=LEASE,
+        stream_lease_seconds=lease,
+        breaker_open_seconds=60.0,
     )
 
 
@@ -155,7 +165,7 @@ async def test_a_keys_own_stream_limit_overrides_the_default() -> None:
 async def test_stream_slots_on_an_unreachable_redis_follow_the_fail_open_setting(
     fail_open: bool,
 ) -> None:
-    client = open_redis(UNREACHABLE_REDIS)
+    client = client_of(UNREACHABLE_REDIS)
     try:
         limits = limiter(RedisStreamSlots(client), concurrent_streams=1, fail_open=fail_open)
         if fail_open:
@@ -175,3 +185,61 @@ async def test_a_short_lease_never_cuts_a_longer_one(slots: StreamSlots, key: st
     await asyncio.sleep(0.5)  # the short lease is over; the long one holds its slot
     assert await slots.acquire(key, "next", limit=2, ttl=60)
     assert not await slots.acquire(key, "one too many", limit=2, ttl=60)
+
+
+async def redis_now_ms(client: Redis) -> int:
+    seconds, micros = await client.time()
+    return int(seconds) * 1000 + int(micros) // 1000
+
+
+async def lease_end_ms(client: Redis, key_id: str, slot_id: str) -> int:
+    score = await client.zscore(SLOTS_NAMESPACE + key_id, slot_id)
+    assert score is not None, "the slot is not held"
+    return int(score)
+
+
+async def waited_for(condition: Callable[[], Awaitable[bool]], what: str) -> None:
+    deadline = time.monotonic() + EXPIRY_WAIT_SECONDS
+    while not await condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
+        await asyncio.sleep(0.02)
+
+
+async def slot_taken(limits: RateLimiter, caller: Principal) -> bool:
+    try:
+        return await limits.open_stream(caller) is not None
+    except RateLimitedError:
+        return False
+
+
+@pytest.mark.redis
+async def test_a_held_lease_is_renewed_and_lapses_within_one_lease_once_its_holder_is_gone(
+    redis_url: str,
+) -> None:
+    lease = 0.3
+    holder_client, other_client = client_of(redis_url), client_of(redis_url)
+    holder = limiter(RedisStreamSlots(holder_client), concurrent_streams=1, lease=lease)
+    other = limiter(RedisStreamSlots(other_client), concurrent_streams=1, lease=lease)
+    caller = principal()
+    try:
+        slot = await holder.open_stream(caller)
+        assert slot is not None
+        first_end = await lease_end_ms(holder_client, caller.key_id, slot.slot_id)
+
+        # Past three of its first lengths, the renewed lease still holds the slot.
+        async def three_leases_gone() -> bool:
+            return await redis_now_ms(other_client) > first_end + 2 * lease * 1000
+
+        await waited_for(three_leases_gone, "three lease lengths went by")
+        assert await lease_end_ms(holder_client, caller.key_id, slot.slot_id) > first_end
+        assert not await slot_taken(other, caller)
+
+        await holder.close()  # the holder's process is gone: no release, no renewal
+        crashed_at = time.monotonic()
+        await waited_for(lambda: slot_taken(other, caller), "another replica took the slot")
+        assert time.monotonic() - crashed_at < lease + 1.0
+    finally:
+        await other.close()
+        await holder_client.aclose()
+        await other_client.aclose()

@@ -47,7 +47,10 @@ async def chat(
     try:
         turn = await resources.chat.prepare(replace(request, meter=meter))
         await meter.begin(
-            persona=turn.persona_slug, model=turn.model, prompt_estimate=turn.prompt_estimate
+            persona=turn.persona_slug,
+            model=turn.model,
+            prompt_estimate=turn.prompt_estimate,
+            reply_tokens=turn.max_tokens,
         )
         if not body.stream:
             result = await unless_client_leaves(http, resources.chat.complete(turn))

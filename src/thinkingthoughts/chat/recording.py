@@ -148,3 +148,6 @@ class ReplyRelay:
                 finish_reason=self.finish_reason,
                 tool_calls=self.tool_calls,
             )
+            if self._target.meter is not None:
+                # Settled before the caller hears the end: its next request finds the slot free.
+                await self._target.meter.close()

@@ -18,7 +18,7 @@ from thinkingthoughts.chat.context import (
 )
 from thinkingthoughts.chat.metering import estimate_prompt_tokens
 from thinkingthoughts.chat.recording import ReplyRelay, record_reply, recorded_if_unanswered
-from thinkingthoughts.chat.turn_storage import TurnWrite, store_turn
+from thinkingthoughts.chat.turn_storage import TurnWrite, planned_prompt, store_turn
 from thinkingthoughts.chat.turns import (
     PreparedTurn,
     StreamDelta,
@@ -138,6 +138,12 @@ class ChatService:
                 system_prompt=system_prompt,
                 budget=budget,
             )
+            if request.meter is not None and request.meter.limits_tokens:
+                # Reserved before anything is written: a refused turn stores nothing.
+                planned = await self._database.run(partial(planned_prompt, write=write))
+                await request.meter.reserve(
+                    prompt_tokens=estimate_prompt_tokens(planned), reply_tokens=max_tokens
+                )
             stored = await self._database.run(partial(store_turn, write=write))
             session_id, history = stored.session_id, stored.history
         upstream_messages = await self._trim_to_exact_count(

@@ -56,6 +56,18 @@ def store_turn(conn: Connection, write: TurnWrite) -> StoredTurn:
     return StoredTurn(session_id, history)
 
 
+def planned_prompt(conn: Connection, write: TurnWrite) -> list[dict[str, Any]]:
+    """The prompt a turn will send, read before anything is written (for admission):
+    the system prompt, the stored history that fits (a new session's greeting), then the
+    new messages. Errs high: the stored turn's own tail is fitted to the budget again."""
+    if write.session is not None:
+        history = history_tail(conn, write.session.id, write.system_prompt, write.budget)
+    else:
+        history = [{"role": "assistant", "content": write.greeting}] if write.greeting else []
+    new = [{"role": m.role, "content": m.content} for m in write.messages]
+    return [{"role": "system", "content": write.system_prompt}, *history, *new]
+
+
 def _drop_replies_to_regenerate(conn: Connection, session_id: str) -> None:
     if turn_rows.drop_replies_after_last_user(conn, session_id=session_id) is not None:
         return

@@ -1,16 +1,24 @@
-"""What a key consumes, per turn: admitted against its limits, charged, accounted for.
+"""What a key consumes, per turn: admitted against its limits, settled, accounted for.
 
-A turn is admitted before anything is written (the token window must fit the estimate of
-its new messages; a stream slot is free), charged that estimate when the upstream is
-called (so concurrent turns see each other), and settled when it ends: the token window
-is charged the rest of the upstream's reported usage, the usage row is updated, the
-stream slot goes back. The estimate charged up front is the new messages only, never the
-whole prompt: the window can take more afterwards but nothing back (a sliding-window
-counter has no refund), and the new messages never outweigh the whole turn. `close()`
-settles, at most once, on every path; a slot never given back expires with its lease.
+A turn is admitted before anything is written: a stream slot is taken, and the token
+window must take what the turn may use, which is reserved at once (one atomic step, so
+concurrent turns see each other): the prompt actually sent (estimated) plus the reply's
+ceiling (`max_tokens`). Reserving the ceiling, not a guess of the reply, is what holds a
+concurrent burst to the limit whatever its replies turn out to be; the unused part goes
+back when the turn ends. A native turn reserves before its user message is stored (a
+refused request stores nothing) and adjusts the reservation once its final prompt is
+known.
+
+`close()` settles the turn, at most once, on every path, and never raises: the usage is
+written to the ledger first, then the token window is settled to the upstream's reported
+usage and the stream slot is given back, both best effort. It runs when the reply is
+recorded, before the client hears that the reply ended, so the key's next request finds
+its slot free; bookkeeping never turns a delivered reply into a failure.
 """
 
 from __future__ import annotations
+
+import logging
 
 import anyio
 
@@ -18,10 +26,14 @@ from thinkingthoughts.chat.metering import settled_usage
 from thinkingthoughts.chat.turns import MessageStatus
 from thinkingthoughts.observability.metrics import TOKENS
 from thinkingthoughts.security.principal import Principal
-from thinkingthoughts.security.rate_limits import RateLimiter, StreamSlot
+from thinkingthoughts.security.rate_limits import RateLimiter
+from thinkingthoughts.security.stream_slots import HeldSlot
+from thinkingthoughts.security.token_window import Reservation
 from thinkingthoughts.security.usage_ledger import UsageKey, UsageLedger
 from thinkingthoughts.storage.clock import utcnow
 from thinkingthoughts.upstream.protocol import Usage
+
+logger = logging.getLogger(__name__)
 
 RAW_MODEL_PERSONA = ""
 """The usage rows' persona for turns on a plain upstream model."""
@@ -33,10 +45,11 @@ class Metering:
         self._limiter = limiter
 
     async def admit(self, principal: Principal, *, estimated_tokens: int) -> KeyMeter:
-        """Refuse with 429 a turn the key's token window or stream slots cannot take."""
+        """Refuse with 429 a turn whose new messages alone the key's token window cannot
+        take (before any work), or whose stream slots are all taken."""
         await self._limiter.check_tokens(principal, estimated_tokens)
         slot = await self._limiter.open_stream(principal)
-        return KeyMeter(self._ledger, self._limiter, principal, slot, estimated_tokens)
+        return KeyMeter(self._ledger, self._limiter, principal, slot)
 
 
 class KeyMeter:
@@ -45,8 +58,7 @@ class KeyMeter:
         ledger: UsageLedger,
         limiter: RateLimiter,
         principal: Principal,
-        slot: StreamSlot | None,
-        admitted_tokens: int = 0,
+        slot: HeldSlot | None,
     ) -> None:
         self._ledger = ledger
         self._limiter = limiter
@@ -55,17 +67,35 @@ class KeyMeter:
         self._persona: str | None = None
         self._model: str | None = None
         self._prompt_estimate = 0
-        self._charged = max(0, admitted_tokens)
+        self._reservation: Reservation | None = None
+        self._in_window = 0
+        """What this turn holds in the token window (a reservation, once settled)."""
         self._usage: Usage | None = None
         self._closed = False
 
-    async def begin(self, *, persona: str | None, model: str, prompt_estimate: int) -> None:
-        """The upstream is about to be called with a prompt of about this size; the
-        admitted estimate is charged now."""
+    @property
+    def limits_tokens(self) -> bool:
+        return self._limiter.token_limit(self._principal) > 0
+
+    async def reserve(self, *, prompt_tokens: int, reply_tokens: int) -> None:
+        """Reserve the turn's tokens, refusing with 429 when they do not fit; once
+        reserved, a later call only brings the reservation to the new figures."""
+        wanted = prompt_tokens + reply_tokens
+        if self._reservation is None:
+            self._reservation = await self._limiter.reserve_tokens(self._principal, wanted)
+            self._in_window = self._reservation.tokens if self._reservation else 0
+        else:
+            await self._settle_window(wanted)
+
+    async def begin(
+        self, *, persona: str | None, model: str, prompt_estimate: int, reply_tokens: int
+    ) -> None:
+        """The upstream is about to be called with this prompt: reserve for it (or bring
+        the reservation made before the turn was stored to it)."""
         self._persona = persona
         self._model = model
         self._prompt_estimate = prompt_estimate
-        await self._limiter.charge_tokens(self._principal, self._charged)
+        await self.reserve(prompt_tokens=prompt_estimate, reply_tokens=reply_tokens)
 
     def observe(self, *, usage: Usage | None, content: str, status: MessageStatus) -> None:
         self._usage = settled_usage(
@@ -77,13 +107,21 @@ class KeyMeter:
             return
         self._closed = True
         with anyio.CancelScope(shield=True):
+            used = 0
+            if self._model is not None:
+                usage = self._usage or Usage(prompt_tokens=0, completion_tokens=0)
+                used = usage.total_tokens
+                await self._account(self._model, usage)
+            await self._settle_window(used)
             if self._slot is not None:
-                await self._slot.release()
-            if self._model is None:
-                return
-            usage = self._usage or Usage(prompt_tokens=0, completion_tokens=0)
-            await self._limiter.charge_tokens(self._principal, usage.total_tokens - self._charged)
-            await self._account(self._model, usage)
+                await self._limiter.release_stream(self._slot)
+
+    async def _settle_window(self, tokens: int) -> None:
+        """Bring what this turn holds in the token window to `tokens`."""
+        if self._reservation is None:
+            return
+        held = Reservation(self._reservation.key_id, self._reservation.minute, self._in_window)
+        self._in_window += await self._limiter.settle_tokens(self._principal, held, tokens)
 
     async def _account(self, model: str, usage: Usage) -> None:
         where = UsageKey(
@@ -92,10 +130,15 @@ class KeyMeter:
             persona=self._persona or RAW_MODEL_PERSONA,
             model=model,
         )
-        await self._ledger.add(
-            where, prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens
-        )
         TOKENS.labels(kind="prompt", persona=where.persona, model=model).inc(usage.prompt_tokens)
         TOKENS.labels(kind="completion", persona=where.persona, model=model).inc(
             usage.completion_tokens
         )
+        try:
+            await self._ledger.add(
+                where, prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens
+            )
+        except Exception:  # the reply was delivered; its usage is logged, not lost silently
+            logger.exception(
+                "could not account %d tokens of key %s", usage.total_tokens, where.key_id
+            )

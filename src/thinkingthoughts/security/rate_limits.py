@@ -2,39 +2,47 @@
 limit on failed authentications.
 
 Counters live in Redis when REDIS_URL is set, so one limit holds across every gateway
-replica; otherwise in the process. The `limits` library keeps the windows: a moving
-window for requests (exact), a sliding-window counter for tokens (two counters, however
-many tokens). When Redis cannot be reached, the operator's setting decides: let requests
-through (fail open) or refuse them with 503 (fail closed); never a 500.
+replica; otherwise in the process. The `limits` library keeps the request windows (a
+moving window, exact); `token_window` keeps the token windows (reservations settled to
+the upstream's usage) and `stream_slots` the leases of replies in progress. When Redis
+fails, `storage_guard` decides once for all of them: let requests through (fail open)
+or refuse them with 503 (fail closed), never a 500, and skip Redis for a while.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import time
-import uuid
-from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING
 
 from limits import RateLimitItem, RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
-from limits.errors import StorageError
+from limits.aio.strategies import MovingWindowRateLimiter
 
-from thinkingthoughts.errors import RateLimitedError, ServiceUnavailableError
-from thinkingthoughts.observability.metrics import LIMITER_STORAGE_ERRORS, RATE_LIMITED
+from thinkingthoughts.errors import RateLimitedError
+from thinkingthoughts.observability.metrics import RATE_LIMITED
 from thinkingthoughts.security.key_policy import effective_limit
 from thinkingthoughts.security.principal import Principal
-from thinkingthoughts.security.stream_slots import StreamSlots
+from thinkingthoughts.security.storage_guard import CircuitBreaker, StorageGuard
+from thinkingthoughts.security.stream_slots import (
+    HeldSlot,
+    MemoryStreamSlots,
+    RedisStreamSlots,
+    StreamSlots,
+)
+from thinkingthoughts.security.token_window import (
+    MemoryTokenWindows,
+    RedisTokenWindows,
+    Reservation,
+    TokenWindows,
+    seconds_until_fits,
+)
 
-logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 KEY_NAMESPACE = "tt-key"
-TOKENS_NAMESPACE = "tt-tokens"
 AUTH_FAILURE_NAMESPACE = "tt-auth-failure"
 STREAM_RETRY_AFTER = 1.0
 """What a refused stream is told to wait: slots free when replies end, not on a clock."""
@@ -65,66 +73,35 @@ class RateLimitStatus:
         }
 
 
-class StorageGuard:
-    """Runs a limiter call; when its storage is unreachable, lets the request through
-    (fail open) or refuses it with 503 (fail closed), and counts it either way."""
+@dataclass(frozen=True, slots=True)
+class LimitStores:
+    """Where the limiter keeps its counts: request windows (`limits`), token windows
+    and stream slots; all in Redis or all in the process."""
 
-    def __init__(self, *, fail_open: bool) -> None:
-        self._fail_open = fail_open
-        self.failures = 0
-
-    async def run(self, call: Awaitable[T]) -> T | None:
-        try:
-            return await call
-        except StorageError as exc:
-            self.failures += 1
-            outcome = "allowed" if self._fail_open else "refused"
-            LIMITER_STORAGE_ERRORS.labels(outcome=outcome).inc()
-            logger.warning("rate-limit storage unreachable (%s): %s", outcome, exc)
-            if self._fail_open:
-                return None
-            raise ServiceUnavailableError(
-                "rate limits cannot be checked right now; try again shortly",
-                code="rate_limiter_unavailable",
-            ) from exc
-
-
-class StreamSlot:
-    """A taken stream slot; `release()` gives it back and may be called more than once."""
-
-    def __init__(self, slots: StreamSlots, guard: StorageGuard, key_id: str) -> None:
-        self._slots = slots
-        self._guard = guard
-        self.key_id = key_id
-        self.slot_id = uuid.uuid4().hex
-        self._released = False
-
-    async def release(self) -> None:
-        if self._released:
-            return
-        self._released = True
-        await self._guard.run(self._slots.release(self.key_id, self.slot_id))
+    requests: Storage
+    tokens: TokenWindows
+    slots: StreamSlots
 
 
 class RateLimiter:
     def __init__(
         self,
-        storage: Storage,
-        slots: StreamSlots,
+        stores: LimitStores,
         *,
         defaults: KeyLimitDefaults,
         auth_failures_per_minute: int,
         fail_open: bool,
         stream_lease_seconds: float,
+        breaker_open_seconds: float,
     ) -> None:
-        self._storage = storage
-        self._slots = slots
-        self._requests = MovingWindowRateLimiter(storage)
-        self._tokens = SlidingWindowCounterRateLimiter(storage)
+        self._stores = stores
+        self._requests = MovingWindowRateLimiter(stores.requests)
         self._defaults = defaults
         self._auth_failures = _per_minute(auth_failures_per_minute)
-        self._guard = StorageGuard(fail_open=fail_open)
+        breaker = CircuitBreaker(open_seconds=breaker_open_seconds, probe=stores.requests.check)
+        self._guard = StorageGuard(fail_open=fail_open, breaker=breaker)
         self._stream_lease = stream_lease_seconds
+        self._held: set[HeldSlot] = set()
 
     @property
     def storage_failures(self) -> int:
@@ -140,55 +117,48 @@ class RateLimiter:
         if item is None:
             return None
         identity = principal.key_id
-        allowed = await self._guard.run(self._requests.hit(item, KEY_NAMESPACE, identity))
+        allowed = await self._guard.run(lambda: self._requests.hit(item, KEY_NAMESPACE, identity))
         if allowed is None:  # the storage failed open: no second try for the headers
             return None
         stats = await self._guard.run(
-            self._requests.get_window_stats(item, KEY_NAMESPACE, identity)
+            lambda: self._requests.get_window_stats(item, KEY_NAMESPACE, identity)
         )
         if stats is None:
             return None
         if not allowed:
-            raise _refused(item, stats.reset_time, "requests per minute", "requests")
+            raise _refused(item, stats.reset_time - time.time(), "requests per minute", "requests")
         return RateLimitStatus(
             limit=item.amount, remaining=stats.remaining, reset_after=stats.reset_time - time.time()
         )
 
+    def token_limit(self, principal: Principal) -> int:
+        """The key's tokens per minute; 0 means no limit."""
+        return effective_limit(principal.policy.tokens_per_minute, self._defaults.tokens_per_minute)
+
     async def check_tokens(self, principal: Principal, tokens: int) -> None:
-        """Refuse with 429 when the key's token window cannot take `tokens` more."""
-        item = self._token_item(principal)
-        if item is None:
-            return
-        cost = max(1, min(tokens, item.amount))
-        fits = await self._guard.run(
-            self._tokens.test(item, TOKENS_NAMESPACE, principal.key_id, cost=cost)
-        )
-        if fits is False:
-            stats = await self._guard.run(
-                self._tokens.get_window_stats(item, TOKENS_NAMESPACE, principal.key_id)
-            )
-            reset_time = stats.reset_time if stats is not None else time.time() + 60
-            raise _refused(item, reset_time, "tokens per minute", "tokens")
+        """Refuse with 429 when the key's token window cannot take `tokens` more; takes
+        nothing (a cheap early refusal before a turn's prompt is known)."""
+        await self._reserve(principal, tokens, take=False)
 
-    async def charge_tokens(self, principal: Principal, tokens: int) -> None:
-        """Count tokens the key used; never refuses. What does not fit fills the window,
-        so the key's next request waits until it drains."""
-        item = self._token_item(principal)
-        if item is None or tokens <= 0:
-            return
-        identity = principal.key_id
-        cost = min(tokens, item.amount)
-        if await self._guard.run(self._tokens.hit(item, TOKENS_NAMESPACE, identity, cost=cost)):
-            return
-        stats = await self._guard.run(
-            self._tokens.get_window_stats(item, TOKENS_NAMESPACE, identity)
-        )
-        if stats is not None and stats.remaining > 0:
-            await self._guard.run(
-                self._tokens.hit(item, TOKENS_NAMESPACE, identity, cost=stats.remaining)
-            )
+    async def reserve_tokens(self, principal: Principal, tokens: int) -> Reservation | None:
+        """Take `tokens` from the key's window, or refuse with 429 when they do not fit.
+        None when the key has no token limit (or the storage failed open). A turn larger
+        than the whole window is let into an empty one."""
+        return await self._reserve(principal, tokens, take=True)
 
-    async def open_stream(self, principal: Principal) -> StreamSlot | None:
+    async def settle_tokens(self, principal: Principal, reservation: Reservation, used: int) -> int:
+        """Bring a reservation to what was used; best effort, never refuses. The tokens
+        the window actually gained (negative: gave back)."""
+        delta = used - reservation.tokens
+        limit = self.token_limit(principal)
+        if not delta or limit <= 0:
+            return 0
+        applied = await self._guard.best_effort(
+            lambda: self._stores.tokens.settle(reservation, delta, limit=limit)
+        )
+        return applied or 0
+
+    async def open_stream(self, principal: Principal) -> HeldSlot | None:
         """Take one of the key's concurrent-stream slots, or refuse with 429 when all are
         taken. None when the key has no such limit (or the storage failed open)."""
         limit = effective_limit(
@@ -196,10 +166,8 @@ class RateLimiter:
         )
         if limit <= 0:
             return None
-        slot = StreamSlot(self._slots, self._guard, principal.key_id)
-        taken = await self._guard.run(
-            self._slots.acquire(slot.key_id, slot.slot_id, limit=limit, ttl=self._stream_lease)
-        )
+        slot = HeldSlot(self._stores.slots, self._guard, principal.key_id, self._stream_lease)
+        taken = await slot.acquire(limit)
         if taken is None:
             return None
         if not taken:
@@ -210,37 +178,56 @@ class RateLimiter:
                 retry_after=STREAM_RETRY_AFTER,
                 headers=RateLimitStatus(limit, 0, STREAM_RETRY_AFTER).headers(),
             )
+        self._held.add(slot)
         return slot
+
+    async def release_stream(self, slot: HeldSlot) -> None:
+        self._held.discard(slot)
+        await slot.release()
 
     async def check_address(self, address: str) -> None:
         """Refuse an address that failed to authenticate too often, before it tries again."""
-        if self._auth_failures is None:
+        item = self._auth_failures
+        if item is None:
             return
         stats = await self._guard.run(
-            self._requests.get_window_stats(self._auth_failures, AUTH_FAILURE_NAMESPACE, address)
+            lambda: self._requests.get_window_stats(item, AUTH_FAILURE_NAMESPACE, address)
         )
         if stats is not None and stats.remaining <= 0:
             raise _refused(
-                self._auth_failures, stats.reset_time, "failed authentications", "auth_failures"
+                item, stats.reset_time - time.time(), "failed authentications", "auth_failures"
             )
 
     async def count_auth_failure(self, address: str) -> None:
-        if self._auth_failures is not None:
-            await self._guard.run(
-                self._requests.hit(self._auth_failures, AUTH_FAILURE_NAMESPACE, address)
-            )
+        item = self._auth_failures
+        if item is not None:
+            await self._guard.run(lambda: self._requests.hit(item, AUTH_FAILURE_NAMESPACE, address))
 
     async def close(self) -> None:
-        """Close the Redis connections the storage opened (the library has no close)."""
-        client = getattr(getattr(self._storage, "bridge", None), "storage", None)
-        close = getattr(client, "aclose", None)
-        if close is not None:
-            await close()
+        """Stop renewing the leases still held (they lapse on their own, as after a
+        crash) and any probe of the storage."""
+        for slot in self._held:
+            slot.abandon()
+        self._held.clear()
+        await self._guard.close()
 
-    def _token_item(self, principal: Principal) -> RateLimitItem | None:
-        return _per_minute(
-            effective_limit(principal.policy.tokens_per_minute, self._defaults.tokens_per_minute)
+    async def _reserve(
+        self, principal: Principal, tokens: int, *, take: bool
+    ) -> Reservation | None:
+        limit = self.token_limit(principal)
+        if limit <= 0:
+            return None
+        cost = max(1, min(tokens, limit))
+        seen = await self._guard.run(
+            lambda: self._stores.tokens.reserve(principal.key_id, cost, limit=limit, take=take)
         )
+        if seen is None:
+            return None
+        reservation, counts = seen
+        if reservation is None and not counts.fits(cost, limit):
+            wait = seconds_until_fits(counts, cost, limit)
+            raise _refused(RateLimitItemPerMinute(limit), wait, "tokens per minute", "tokens")
+        return reservation
 
 
 def _per_minute(amount: int) -> RateLimitItem | None:
@@ -248,9 +235,9 @@ def _per_minute(amount: int) -> RateLimitItem | None:
     return RateLimitItemPerMinute(amount) if amount > 0 else None
 
 
-def _refused(item: RateLimitItem, reset_time: float, what: str, limit: str) -> RateLimitedError:
+def _refused(item: RateLimitItem, wait: float, what: str, limit: str) -> RateLimitedError:
     RATE_LIMITED.labels(limit=limit).inc()
-    retry_after = max(1.0, reset_time - time.time())
+    retry_after = max(1.0, wait)
     return RateLimitedError(
         f"limit of {item.amount} {what} reached; retry in {math.ceil(retry_after)} s",
         retry_after=retry_after,
@@ -258,9 +245,16 @@ def _refused(item: RateLimitItem, reset_time: float, what: str, limit: str) -> R
     )
 
 
-def open_limit_storage(redis_url: str | None) -> Storage:
-    if redis_url is None:
-        return MemoryStorage()
-    return RedisStorage(
-        "async+" + redis_url, implementation="redispy", wrap_exceptions=True, key_prefix="tt"
+def open_limit_stores(redis: Redis | None) -> LimitStores:
+    """Every count in Redis, over the one client (and its short timeouts) the gateway
+    opened, or every count in the process."""
+    if redis is None:
+        return LimitStores(MemoryStorage(), MemoryTokenWindows(), MemoryStreamSlots())
+    requests = RedisStorage(
+        "async+redis://",
+        implementation="redispy",
+        wrap_exceptions=True,
+        key_prefix="tt",
+        connection_pool=redis.connection_pool,  # type: ignore[arg-type]  # passed on to redis
     )
+    return LimitStores(requests, RedisTokenWindows(redis), RedisStreamSlots(redis))
