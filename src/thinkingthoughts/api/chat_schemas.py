@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictInt, model_validator
+
+from thinkingthoughts.value_rules import ClientModel, Number
 
 
 class ChatMessageIn(BaseModel):
@@ -14,7 +16,7 @@ class ChatMessageIn(BaseModel):
     content: str
 
 
-class ChatRequest(BaseModel):
+class ChatRequest(ClientModel):
     """A turn. `message` alone starts or continues a session; `messages` (or `history`
     plus `message`) without a session is a stateless call, as the original prototype's."""
 
@@ -29,9 +31,9 @@ class ChatRequest(BaseModel):
     messages: list[ChatMessageIn] | None = None
     history: list[ChatMessageIn] | None = None
     stream: bool = False
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, gt=0, le=1)
-    max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
+    temperature: Number | None = Field(default=None, ge=0, le=2)
+    top_p: Number | None = Field(default=None, gt=0, le=1)
+    max_tokens: StrictInt | None = Field(default=None, ge=1, le=1_000_000)
     model: str | None = Field(default=None, min_length=1, max_length=200)
     regenerate: bool = False
     """With `session_id` and no message: answer the last user message again."""

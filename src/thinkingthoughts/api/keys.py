@@ -30,6 +30,7 @@ from thinkingthoughts.security.key_policy import KeyPolicy, policy_with
 from thinkingthoughts.security.principal import Principal
 from thinkingthoughts.security.usage_report import UsageReport, read_usage_report
 from thinkingthoughts.storage.clock import utcnow
+from thinkingthoughts.value_rules import AcceptableText, ClientModel
 
 SELF = "me"
 """The key ref that names the calling key itself."""
@@ -73,7 +74,7 @@ class NewKeyOut(BaseModel):
     secret: str = Field(description="Shown only in this answer; store it now.")
 
 
-class KeyPolicyFields(BaseModel):
+class KeyPolicyFields(ClientModel):
     requests_per_minute: LimitValue = None
     tokens_per_minute: LimitValue = None
     concurrent_streams: LimitValue = None
@@ -90,7 +91,7 @@ class KeyCreate(KeyPolicyFields):
     name: str = Field(min_length=1, max_length=100)
     scopes: list[Scope] = Field(default_factory=lambda: [Scope.CHAT], min_length=1)
     owner: str | None = Field(default=None, min_length=1, max_length=128)
-    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+    expires_in_days: StrictInt | None = Field(default=None, ge=1, le=3650)
 
 
 class KeyUpdate(KeyPolicyFields):
@@ -133,7 +134,7 @@ async def read_own_key(principal: ReadPrincipal, resources: Resources) -> KeyOut
 
 @router.get("/{ref}/usage")
 async def read_key_usage(
-    ref: str,
+    ref: AcceptableText,
     principal: ReadPrincipal,
     resources: Resources,
     days: Annotated[int, Query(ge=1, le=366)] = 30,
@@ -145,7 +146,9 @@ async def read_key_usage(
 
 
 @router.patch("/{ref}")
-async def change_key(ref: str, body: KeyUpdate, _: AdminPrincipal, resources: Resources) -> KeyOut:
+async def change_key(
+    ref: AcceptableText, body: KeyUpdate, _: AdminPrincipal, resources: Resources
+) -> KeyOut:
     """Rename a key or change its limits and allow-lists; fields not sent stay as they are."""
     name = body.name.strip() if body.name else None
     info = await update_key(resources.database, ref, name=name, policy=body.policy_changes())
@@ -154,7 +157,7 @@ async def change_key(ref: str, body: KeyUpdate, _: AdminPrincipal, resources: Re
 
 
 @router.delete("/{ref}")
-async def revoke(ref: str, _: AdminPrincipal, resources: Resources) -> KeyOut:
+async def revoke(ref: AcceptableText, _: AdminPrincipal, resources: Resources) -> KeyOut:
     """Revoke a key (by id or visible prefix): refused at once by this process, and by
     every other within TT_KEY_CACHE_SECONDS."""
     revoked = await revoke_key(resources.database, ref)
@@ -163,7 +166,7 @@ async def revoke(ref: str, _: AdminPrincipal, resources: Resources) -> KeyOut:
 
 
 @router.post("/{ref}/rotate", status_code=status.HTTP_201_CREATED)
-async def rotate(ref: str, _: AdminPrincipal, resources: Resources) -> NewKeyOut:
+async def rotate(ref: AcceptableText, _: AdminPrincipal, resources: Resources) -> NewKeyOut:
     """A new secret with the same name, scopes and owner; the old secret stops working."""
     rotated = await rotate_key(resources.database, ref)
     resources.authenticator.forget()

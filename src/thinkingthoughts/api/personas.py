@@ -7,7 +7,6 @@ to its owner: other owners get 404 for them, exactly as for a persona that does 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from fastapi import APIRouter, Body, status
 from pydantic import BaseModel, Field
@@ -20,6 +19,7 @@ from thinkingthoughts.personas.registry import PersonaRecord
 from thinkingthoughts.personas.sheet import PersonaSheet
 from thinkingthoughts.resources import GatewayResources
 from thinkingthoughts.security.principal import Principal
+from thinkingthoughts.value_rules import AcceptableJsonObject, AcceptableText, ClientModel
 
 router = APIRouter(prefix="/api/personas", tags=["personas"])
 
@@ -36,7 +36,7 @@ class PersonaList(BaseModel):
     data: list[PersonaOut]
 
 
-class PreviewRequest(BaseModel):
+class PreviewRequest(ClientModel):
     traits: dict[str, object] = Field(default_factory=dict)
 
 
@@ -80,7 +80,7 @@ async def list_personas(
 
 @router.get("/{ref}")
 async def read_persona(
-    ref: str, principal: ReadPrincipal, resources: Resources, db: DbSession
+    ref: AcceptableText, principal: ReadPrincipal, resources: Resources, db: DbSession
 ) -> PersonaOut:
     return persona_out(await _allowed_persona(resources, principal, db, ref))
 
@@ -98,7 +98,11 @@ async def create_persona(
 
 @router.put("/{ref}")
 async def replace_persona(
-    ref: str, sheet: PersonaSheet, principal: ChatPrincipal, resources: Resources, db: DbSession
+    ref: AcceptableText,
+    sheet: PersonaSheet,
+    principal: ChatPrincipal,
+    resources: Resources,
+    db: DbSession,
 ) -> PersonaOut:
     async with db.begin():
         record = await resources.personas.update(
@@ -110,8 +114,8 @@ async def replace_persona(
 
 @router.patch("/{ref}")
 async def update_persona(
-    ref: str,
-    changes: dict[str, Any],
+    ref: AcceptableText,
+    changes: AcceptableJsonObject,
     principal: ChatPrincipal,
     resources: Resources,
     db: DbSession,
@@ -125,7 +129,7 @@ async def update_persona(
 
 @router.delete("/{ref}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_persona(
-    ref: str, principal: ChatPrincipal, resources: Resources, db: DbSession
+    ref: AcceptableText, principal: ChatPrincipal, resources: Resources, db: DbSession
 ) -> None:
     async with db.begin():
         await resources.personas.delete(db, ref, editor=principal.persona_owner)
@@ -134,7 +138,7 @@ async def delete_persona(
 
 @router.post("/{ref}/preview")
 async def preview_prompt(
-    ref: str,
+    ref: AcceptableText,
     principal: ReadPrincipal,
     resources: Resources,
     db: DbSession,

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, StringConstraints
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thinkingthoughts.api.deps import ChatPrincipal, DbSession, ReadPrincipal
@@ -20,11 +20,12 @@ from thinkingthoughts.errors import NotFoundError
 from thinkingthoughts.security.principal import Principal
 from thinkingthoughts.storage import message_store, persona_store, session_store
 from thinkingthoughts.storage.models import ChatSession, Message
+from thinkingthoughts.value_rules import MAX_INT64, AcceptableText, ClientModel
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"])
 
 Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=MAX_INT64)]
 
 
 class SessionOut(BaseModel):
@@ -66,8 +67,12 @@ class SessionDetail(SessionOut):
     offset: int
 
 
-class RenameRequest(BaseModel):
-    title: str = Field(min_length=1, max_length=200)
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+"""A session title: stored without surrounding spaces; a blank one is refused, not stored."""
+
+
+class RenameRequest(ClientModel):
+    title: Title
 
 
 @router.get("")
@@ -85,7 +90,7 @@ async def list_sessions(
 
 @router.get("/{session_id}")
 async def read_session(
-    session_id: str,
+    session_id: AcceptableText,
     principal: ReadPrincipal,
     db: DbSession,
     limit: Limit = 100,
@@ -105,16 +110,18 @@ async def read_session(
 
 @router.patch("/{session_id}")
 async def rename_session(
-    session_id: str, body: RenameRequest, principal: ChatPrincipal, db: DbSession
+    session_id: AcceptableText, body: RenameRequest, principal: ChatPrincipal, db: DbSession
 ) -> SessionOut:
     async with db.begin():
         row = await _owned_session(db, session_id, principal)
-        await session_store.rename_session(db, session=row, title=body.title.strip())
+        await session_store.rename_session(db, session=row, title=body.title)
     return _session_out(row, await _persona_slugs(db))
 
 
 @router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_session(session_id: str, principal: ChatPrincipal, db: DbSession) -> None:
+async def delete_session(
+    session_id: AcceptableText, principal: ChatPrincipal, db: DbSession
+) -> None:
     async with db.begin():
         row = await _owned_session(db, session_id, principal)
         await session_store.delete_session(db, session=row)
@@ -122,7 +129,7 @@ async def delete_session(session_id: str, principal: ChatPrincipal, db: DbSessio
 
 @router.get("/{session_id}/export")
 async def export_session(
-    session_id: str,
+    session_id: AcceptableText,
     principal: ReadPrincipal,
     db: DbSession,
     format: ExportFormat = "md",

@@ -7,11 +7,16 @@ the inference server untouched.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+
+from thinkingthoughts.value_rules import MAX_INT64, ClientModel, Int64, Number
 
 PERSONA_MODEL_PREFIX = "persona:"
+TokenCount = Annotated[StrictInt, Field(ge=1, le=MAX_INT64)]
+Penalty = Annotated[Number, Field(ge=-2, le=2)]
+LogitBias = Annotated[Number, Field(ge=-100, le=100)]
 GATEWAY_ONLY_FIELDS = frozenset({"traits"})
 
 
@@ -52,13 +57,26 @@ class ChatMessage(BaseModel):
         return "\n".join(part.text for part in self.content if part.text is not None)
 
 
-class ChatCompletionRequest(BaseModel):
+class ChatCompletionRequest(ClientModel):
+    """Every string and number anywhere in the body, passthrough fields included, follows
+    the gateway's value rules (`value_rules`); the sampling fields below carry the bounds
+    OpenAI documents for them, so a value OpenAI refuses is refused here, not upstream."""
+
     model_config = ConfigDict(extra="allow")
 
     model: str = Field(min_length=1)
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
-    n: int | None = Field(default=None, ge=1)
+    n: StrictInt | None = Field(default=None, ge=1)
+    max_tokens: TokenCount | None = None
+    max_completion_tokens: TokenCount | None = None
+    seed: Int64 | None = None
+    temperature: Annotated[Number, Field(ge=0, le=2)] | None = None
+    top_p: Annotated[Number, Field(ge=0, le=1)] | None = None
+    presence_penalty: Penalty | None = None
+    frequency_penalty: Penalty | None = None
+    logit_bias: dict[str, LogitBias] | None = None
+    top_logprobs: Annotated[StrictInt, Field(ge=0, le=20)] | None = None
     stream_options: dict[str, Any] | None = None
     traits: dict[str, object] | None = None
     user: str | None = None

@@ -7,7 +7,9 @@ import unicodedata
 from collections.abc import Container
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, field_validator
+from pydantic import ConfigDict, Field, StrictInt, StringConstraints, field_validator
+
+from thinkingthoughts.value_rules import ClientModel
 
 MAX_NAME_CHARS = 100
 MAX_SLUG_CHARS = 63
@@ -44,7 +46,7 @@ _OPTIONAL_TEXT_FIELDS = (
 )
 
 
-class PersonaSheet(BaseModel):
+class PersonaSheet(ClientModel):
     """Who a persona is. Empty optional fields are stored as null and left out of prompts.
 
     Trait ids in `default_traits` are checked against the trait catalog by whoever holds

@@ -1,0 +1,188 @@
+"""What text and numbers the gateway accepts from clients, and how a reply is made storable.
+
+Decided once, here, and enforced at the edge for every API:
+
+- Text is any Unicode string without NUL (U+0000) and without lone surrogates (U+D800 to
+  U+DFFF outside a pair). PostgreSQL refuses NUL in text and JSON columns, and no UTF-8
+  encoder (SQLite's, PostgreSQL's, orjson's) can write a lone surrogate. In a decoded
+  Python string a well-formed pair is already one code point, so any surrogate code point
+  left is a lone one. Dictionary keys are text too.
+- Integers lie in the signed 64-bit range, what both databases and the JSON encoder hold;
+  `true` is not an integer where a number is declared (`Int64`, `Number`).
+- Floats are finite: `1e400` decodes as infinity and `NaN` as not-a-number, and JSON can
+  carry neither onwards.
+
+A client's value that breaks a rule is refused with its location (a 422 on the native API,
+a 400 with `param` on `/v1`) before anything is stored. An upstream reply is never refused
+for its text: `storable_text` replaces each NUL and lone surrogate by U+FFFD, once, where
+replies are relayed and recorded, so that what the client receives and what is stored agree.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from typing import Annotated, Any, TypeVar
+
+import orjson
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+MIN_INT64 = -(2**63)
+MAX_INT64 = 2**63 - 1
+REPLACEMENT_CHARACTER = "\ufffd"
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+Location = tuple[str | int, ...]
+T = TypeVar("T")
+
+
+def text_problem(text: str) -> str | None:
+    """Why a client's text is refused, or None when it is accepted as it is."""
+    found = _UNSTORABLE.search(text)
+    if found is None:
+        return None
+    if found.group() == "\x00":
+        return "must not contain the NUL character (U+0000)"
+    return f"must not contain a lone surrogate (U+{ord(found.group()):04X})"
+
+
+def number_problem(number: int | float) -> str | None:
+    """Why a client's number is refused, or None. Booleans are values, not numbers, here."""
+    if isinstance(number, bool):
+        return None
+    if isinstance(number, int):
+        if MIN_INT64 <= number <= MAX_INT64:
+            return None
+        return "must be an integer between -2**63 and 2**63 - 1"
+    if math.isfinite(number):
+        return None
+    return "must be a finite number (not infinity or NaN)"
+
+
+def value_problems(value: Any, location: Location = ()) -> Iterator[tuple[Location, str]]:
+    """Every string, key and number in decoded JSON that breaks a rule, with where it is."""
+    if isinstance(value, str):
+        problem = text_problem(value)
+    elif isinstance(value, int | float):
+        problem = number_problem(value)
+    elif isinstance(value, dict):
+        problem = None
+        for key, item in value.items():
+            # A location is shown in the error, so it must itself be acceptable text.
+            where = (*location, storable_text(key) if isinstance(key, str) else key)
+            key_problem = text_problem(key) if isinstance(key, str) else None
+            if key_problem is not None:
+                yield location, f"a key {key_problem}"
+            yield from value_problems(item, where)
+    elif isinstance(value, list | tuple):
+        problem = None
+        for index, item in enumerate(value):
+            yield from value_problems(item, (*location, index))
+    else:
+        problem = None
+    if problem is not None:
+        yield location, problem
+
+
+def require_acceptable(value: T) -> T:
+    """`value` unchanged if every part of it is acceptable; else a pydantic error per
+    problem, located inside `value` (pydantic prefixes where `value` itself sits)."""
+    problems = list(value_problems(value))
+    if not problems:
+        return value
+    raise ValidationError.from_exception_data(
+        "client value",
+        [
+            InitErrorDetails(
+                type=PydanticCustomError("unacceptable_value", problem),
+                loc=location,
+                input=None,  # never echoed: it may be the very text that cannot be encoded
+            )
+            for location, problem in problems
+        ],
+    )
+
+
+AcceptableText = Annotated[str, AfterValidator(require_acceptable)]
+"""A path or query parameter (an id, a ref, a name): text the gateway accepts."""
+AcceptableJsonObject = Annotated[dict[str, Any], AfterValidator(require_acceptable)]
+"""A free-form JSON object (a merge patch, passthrough fields) whose every part is checked."""
+Int64 = Annotated[StrictInt, Field(ge=MIN_INT64, le=MAX_INT64)]
+"""An integer a client sends: within 64 bits, and never `true` or `false`."""
+
+
+def refuse_boolean(value: T) -> T:
+    """JSON's `true` and `false` are not numbers, though Python counts them as integers."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true or false")
+    return value
+
+
+Number = Annotated[StrictFloat | StrictInt, BeforeValidator(refuse_boolean)]
+"""A number a client sends, integer or not, kept as sent, never `true` or `false` (finite:
+see `ClientModel`); bound it with `Field(ge=..., le=...)` where it is declared."""
+
+
+class ClientModel(BaseModel):
+    """Base of every request body: before its fields are read, each string, key and number
+    anywhere in the decoded JSON (extra and free-form fields included) must be acceptable."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _acceptable_values(cls, data: Any) -> Any:
+        return require_acceptable(data)
+
+
+def storable_text(text: str) -> str:
+    """`text` with every NUL and lone surrogate replaced by U+FFFD (the same object when
+    there is none). Idempotent: the result is acceptable text."""
+    if _UNSTORABLE.search(text) is None:
+        return text
+    return _UNSTORABLE.sub(REPLACEMENT_CHARACTER, text)
+
+
+def storable_json(value: T) -> T:
+    """Decoded JSON with `storable_text` applied to every string and key; the same object
+    when nothing needed replacing, so a clean reply costs no copy."""
+    if _encodes_cleanly(value):
+        return value
+    return _storable_parts(value)
+
+
+def _encodes_cleanly(value: Any) -> bool:
+    # orjson finds both cases in C, far faster than a walk in Python: it refuses a lone
+    # surrogate and writes NUL as the escape below (a literal backslash-u0000 in a text
+    # merely takes the slow path, which then changes nothing).
+    try:
+        encoded = orjson.dumps(value)
+    except TypeError:
+        return False
+    return b"\\u0000" not in encoded
+
+
+def _storable_parts(value: T) -> T:
+    if isinstance(value, str):
+        return storable_text(value)  # type: ignore[return-value]
+    if isinstance(value, dict):
+        items = [(_storable_parts(k), _storable_parts(v)) for k, v in value.items()]
+        if all(k is k0 and v is v0 for (k, v), (k0, v0) in zip(items, value.items(), strict=True)):
+            return value
+        return dict(items)  # type: ignore[return-value]
+    if isinstance(value, list | tuple):
+        cleaned = [_storable_parts(item) for item in value]
+        if all(new is old for new, old in zip(cleaned, value, strict=True)):
+            return value
+        return type(value)(cleaned)  # type: ignore[return-value]
+    return value
