@@ -16,7 +16,7 @@ from thinkingthoughts.errors import (
     UpstreamUnavailableError,
 )
 from thinkingthoughts.simulator.config import SimulatorConfig
-from thinkingthoughts.upstream.client import UpstreamClient, UpstreamTimeouts
+from thinkingthoughts.upstream.client import UpstreamClient, UpstreamStream, UpstreamTimeouts
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PAYLOAD = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
@@ -194,3 +194,33 @@ async def test_models_are_listed_with_their_context_length() -> None:
         await client.close()
         simulator.stop()
     assert [(m.id, m.max_model_len) for m in models] == [("thinkingthoughts-sim", 2048)]
+
+
+async def test_a_stream_that_only_pings_after_its_first_token_is_cut_as_stalled(
+    serve: Callable[[dict[str, Handler]], str],
+) -> None:
+    async def completions(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(b'data: {"choices": [{"delta": {"content": "a"}}]}\n\n')
+        for _ in range(100):  # keep-alive comments are not tokens
+            await response.write(b": ping\n\n")
+            await asyncio.sleep(0.05)
+        return response
+
+    client = await _client(serve({"/v1/chat/completions": completions}), inter_token=0.3)
+    received: list[str] = []
+    try:
+        stream = await client.open_stream(PAYLOAD)
+        with pytest.raises(UpstreamTimeoutError, match="stalled") as caught:
+            await _collect_contents(stream, into=received)
+    finally:
+        await client.close()
+    assert received == ["a"]
+    assert caught.value.code == "upstream_stalled"
+    assert caught.value.status_code == 504
+
+
+async def _collect_contents(stream: UpstreamStream, *, into: list[str]) -> None:
+    async for chunk in stream.chunks():
+        into.append(chunk.content)

@@ -43,6 +43,8 @@ class UpstreamTimeouts:
     connect: float = 5.0
     first_token: float = 60.0
     request: float = 600.0
+    inter_token: float = 60.0
+    """The longest silence between two stream events once the first token came."""
 
 
 class UpstreamClient:
@@ -120,7 +122,7 @@ class UpstreamClient:
             error_body = await _read_error_body(response)
             response.close()
             raise error_for_upstream_status(response.status, error_body, response.headers)
-        return UpstreamStream(response, first_token_timeout=self._timeouts.first_token)
+        return UpstreamStream(response, timeouts=self._timeouts)
 
     async def list_models(self) -> list[ModelInfo]:
         async with self._request(
@@ -221,22 +223,32 @@ class UpstreamClient:
 
 
 class UpstreamStream:
-    """An open streaming response; iterate `chunks()` once, `aclose()` to stop early."""
+    """An open streaming response; iterate `chunks()` once, `aclose()` to stop early.
 
-    def __init__(self, response: aiohttp.ClientResponse, *, first_token_timeout: float) -> None:
+    Two clocks bound a stream besides the whole request's: the first token must come
+    within `first_token` seconds (504 `upstream_timeout`), and after it no more than
+    `inter_token` seconds may pass without an event (`upstream_stalled`). Keep-alive
+    comments are not tokens: a server that only pings is still stalled.
+    """
+
+    def __init__(self, response: aiohttp.ClientResponse, *, timeouts: UpstreamTimeouts) -> None:
         self._response = response
-        self._first_token_timeout = first_token_timeout
+        self._timeouts = timeouts
 
     async def chunks(self) -> AsyncIterator[StreamChunk]:
         decoder = SSEDecoder()
         raw_chunks = self._response.content.iter_any()
+        loop = asyncio.get_running_loop()
         waiting_for_first_token = True
+        deadline = loop.time() + self._timeouts.first_token
         finished = False
         clean_end = False
         try:
             while True:
                 try:
-                    raw = await self._next_bytes(raw_chunks, first=waiting_for_first_token)
+                    raw = await self._next_bytes(
+                        raw_chunks, deadline=deadline, first=waiting_for_first_token
+                    )
                 except StopAsyncIteration:
                     break
                 for data in decoder.feed(raw):
@@ -244,8 +256,10 @@ class UpstreamStream:
                         clean_end = True
                         return
                     chunk = chunk_from(_decode_event(data))
-                    if chunk.content or chunk.finish_reason:
+                    if chunk.content or chunk.finish_reason or chunk.tool_call_deltas:
                         waiting_for_first_token = False
+                    if not waiting_for_first_token:
+                        deadline = loop.time() + self._timeouts.inter_token
                     finished = finished or chunk.finish_reason is not None
                     yield chunk
             if not finished:
@@ -263,15 +277,21 @@ class UpstreamStream:
         """Drop the connection at once, so the inference server stops generating."""
         self._response.close()
 
-    async def _next_bytes(self, chunks: AsyncIterator[bytes], *, first: bool) -> bytes:
+    async def _next_bytes(
+        self, chunks: AsyncIterator[bytes], *, deadline: float, first: bool
+    ) -> bytes:
         try:
-            if first:
-                async with asyncio.timeout(self._first_token_timeout):
-                    return await anext(chunks)
-            return await anext(chunks)
+            async with asyncio.timeout_at(deadline):
+                return await anext(chunks)
         except TimeoutError as exc:
+            if first:
+                raise UpstreamTimeoutError(
+                    "the inference server did not send a first token in time"
+                ) from exc
             raise UpstreamTimeoutError(
-                "the inference server did not send a first token in time"
+                "the inference server stalled mid-stream: no token for "
+                f"{self._timeouts.inter_token:g} s (LLM_INTER_TOKEN_TIMEOUT)",
+                code="upstream_stalled",
             ) from exc
         except aiohttp.ClientError as exc:
             raise UpstreamError(
