@@ -171,6 +171,7 @@ async def _build_resources(
             connect=settings.llm_connect_timeout,
             first_token=settings.llm_first_token_timeout,
             request=settings.llm_request_timeout,
+            inter_token=settings.llm_inter_token_timeout,
         ),
         trace_configs=tracing.upstream_trace_configs() if tracing else (),
     )

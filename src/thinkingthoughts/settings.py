@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     llm_request_timeout: PositiveFloat = Field(
         default=600.0, validation_alias=_env("LLM_REQUEST_TIMEOUT")
     )
+    llm_inter_token_timeout: PositiveFloat = Field(
+        default=60.0, validation_alias=_env("LLM_INTER_TOKEN_TIMEOUT")
+    )
+    """Seconds a started stream may go without a token before it is cut as stalled."""
     max_tokens: PositiveInt = Field(default=512, validation_alias=_env("MAX_TOKENS"))
 
     database_url: str | None = Field(default=None, validation_alias=_env("DATABASE_URL"))
