@@ -35,6 +35,7 @@ from thinkingthoughts.security.rate_limits import (
 from thinkingthoughts.security.usage_ledger import UsageLedger
 from thinkingthoughts.settings import Settings
 from thinkingthoughts.shared_state import open_redis
+from thinkingthoughts.storage.bootstrap_lock import bootstrap_lock
 from thinkingthoughts.storage.database import Database, DatabaseTimeouts
 from thinkingthoughts.storage.migrate import upgrade_database_async
 from thinkingthoughts.upstream.client import UpstreamClient, UpstreamTimeouts
@@ -251,14 +252,17 @@ async def prepare_storage(
     settings: Settings, database: Database, registry: PersonaRegistry, *, announce: Announce
 ) -> None:
     """Bring the schema up to date, seed the example personas into an empty database and
-    make the first admin key. Each step does nothing the second time."""
+    make the first admin key. Each step does nothing the second time, and processes
+    starting together take turns (`bootstrap_lock`), so only one ever seeds or makes it."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    await upgrade_database_async(settings.resolved_database_url)
-    async with database.transaction() as db:
-        seeded = await registry.seed_if_empty(db)
-    if seeded:
-        logger.info("seeded %d example personas", seeded)
-    secret = await ensure_bootstrap_admin_key(database, settings.admin_key_file)
+    url = settings.resolved_database_url
+    async with bootstrap_lock(url, connect_timeout=settings.database_connect_timeout):
+        await upgrade_database_async(url)
+        async with database.transaction() as db:
+            seeded = await registry.seed_if_empty(db)
+        if seeded:
+            logger.info("seeded %d example personas", seeded)
+        secret = await ensure_bootstrap_admin_key(database, settings.admin_key_file)
     if secret is not None:
         announce(bootstrap_banner(secret, settings))
 
