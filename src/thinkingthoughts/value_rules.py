@@ -20,6 +20,7 @@ replies are relayed and recorded, so that what the client receives and what is s
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterator
@@ -145,6 +146,19 @@ class ClientModel(BaseModel):
         return require_acceptable(data)
 
 
+def loads_reply_json(raw: str | bytes) -> Any:
+    """Decode an upstream's JSON, also when it escapes a lone surrogate (`"\\ud800"`), as
+    the standard library's encoder does and orjson refuses: the reply is kept and made
+    storable where it is relayed. Anything else that is not JSON raises orjson's error."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as refused:
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise refused from None
+
+
 def storable_text(text: str) -> str:
     """`text` with every NUL and lone surrogate replaced by U+FFFD (the same object when
     there is none). Idempotent: the result is acceptable text."""
@@ -184,5 +198,5 @@ def _storable_parts(value: T) -> T:
         cleaned = [_storable_parts(item) for item in value]
         if all(new is old for new, old in zip(cleaned, value, strict=True)):
             return value
-        return type(value)(cleaned)  # type: ignore[return-value]
+        return type(value)(cleaned)
     return value

@@ -240,9 +240,13 @@ def test_v1_numbers_beyond_their_range_are_400_naming_the_field_and_those_within
         "custom_sampler_option": -(2**63),
         "vendor": {"ratio": 0.25, "flag": True},
     }
-    body = {"model": "persona:seline", "messages": [{"role": "user", "content": "hi"}]}
+    within: dict[str, Any] = {
+        "model": "persona:seline",
+        "messages": [{"role": "user", "content": "hi"}],
+        **at_the_edge,
+    }
 
-    response = admin.post("/v1/chat/completions", json={**body, **at_the_edge})
+    response = admin.post("/v1/chat/completions", json=within)
 
     assert response.status_code == 200, response.text
     upstream = simulator.recorded_requests()[-1]

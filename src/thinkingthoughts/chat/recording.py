@@ -1,8 +1,14 @@
-"""Storing the assistant's side of a turn, whichever API relayed it, whatever happened."""
+"""Storing the assistant's side of a turn, whichever API relayed it, whatever happened.
+
+An upstream reply is never lost for what it contains: each reply, whole or chunk by chunk,
+goes through `storable_completion` or `storable_chunk` before it is relayed, so a NUL or a
+lone surrogate becomes U+FFFD once, and what the client receives is what is stored.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,7 +29,34 @@ from thinkingthoughts.observability.metrics import (
 from thinkingthoughts.storage import turn_rows
 from thinkingthoughts.storage.database import Database
 from thinkingthoughts.upstream.client import UpstreamStream
-from thinkingthoughts.upstream.protocol import StreamChunk, Usage, merge_tool_call_deltas
+from thinkingthoughts.upstream.protocol import (
+    Completion,
+    StreamChunk,
+    Usage,
+    merge_tool_call_deltas,
+)
+from thinkingthoughts.value_rules import storable_json, storable_text
+
+
+def storable_completion(completion: Completion) -> Completion:
+    """The whole reply as it may be relayed and stored (the same object when clean)."""
+    content, raw = storable_text(completion.content), storable_json(completion.raw)
+    if content is completion.content and raw is completion.raw:
+        return completion
+    return dataclasses.replace(completion, content=content, raw=raw)
+
+
+def storable_chunk(chunk: StreamChunk) -> StreamChunk:
+    """One streamed chunk as it may be relayed and stored (the same object when clean)."""
+    raw = storable_json(chunk.raw)
+    if raw is chunk.raw and storable_text(chunk.content) is chunk.content:
+        return chunk
+    return dataclasses.replace(
+        chunk,
+        content=storable_text(chunk.content),
+        raw=raw,
+        tool_call_deltas=storable_json(chunk.tool_call_deltas),
+    )
 
 
 async def record_reply(
@@ -36,7 +69,10 @@ async def record_reply(
     finish_reason: str | None = None,
     tool_calls: list[dict[str, Any]] | None = None,
 ) -> None:
-    """Store the reply in its session (a stateless turn has none) and tell the meter."""
+    """Store the reply in its session (a stateless turn has none) and tell the meter.
+
+    The text is made storable here too, so that no caller can lose a reply to it."""
+    content = storable_text(content)
     if target.meter is not None:
         target.meter.observe(usage=usage, content=content, status=status)
     if target.session_id is None:
@@ -53,7 +89,7 @@ async def record_reply(
             model=target.model,
             finish_reason=finish_reason,
             message_id=target.message_id,
-            tool_calls=tool_calls,
+            tool_calls=storable_json(tool_calls),
         )
     )
 
@@ -109,7 +145,8 @@ class ReplyRelay:
     async def chunks(self) -> AsyncIterator[StreamChunk]:
         last_token_at: float | None = None
         try:
-            async for chunk in self._upstream.chunks():
+            async for upstream_chunk in self._upstream.chunks():
+                chunk = storable_chunk(upstream_chunk)
                 self.usage = chunk.usage or self.usage
                 self.finish_reason = chunk.finish_reason or self.finish_reason
                 if chunk.content:

@@ -17,7 +17,12 @@ from thinkingthoughts.chat.context import (
     fits,
 )
 from thinkingthoughts.chat.metering import estimate_prompt_tokens
-from thinkingthoughts.chat.recording import ReplyRelay, record_reply, recorded_if_unanswered
+from thinkingthoughts.chat.recording import (
+    ReplyRelay,
+    record_reply,
+    recorded_if_unanswered,
+    storable_completion,
+)
 from thinkingthoughts.chat.turn_storage import TurnWrite, planned_prompt, store_turn
 from thinkingthoughts.chat.turns import (
     PreparedTurn,
@@ -156,7 +161,7 @@ class ChatService:
         request and records the reply as interrupted."""
         target = turn.reply_target
         async with recorded_if_unanswered(self._database, target):
-            completion = await self._upstream.complete(turn.upstream_payload())
+            completion = storable_completion(await self._upstream.complete(turn.upstream_payload()))
         await record_reply(
             self._database,
             target,

@@ -21,7 +21,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thinkingthoughts.chat.metering import TurnMeter, estimate_prompt_tokens
-from thinkingthoughts.chat.recording import ReplyRelay, record_reply, record_unfinished
+from thinkingthoughts.chat.recording import (
+    ReplyRelay,
+    record_reply,
+    record_unfinished,
+    storable_completion,
+)
 from thinkingthoughts.chat.service import require_allowed
 from thinkingthoughts.chat.turn_storage import session_title
 from thinkingthoughts.chat.turns import ReplyTarget
@@ -189,7 +194,7 @@ class OpenAIChatService:
     async def complete(self, turn: OpenAITurn) -> OpenAICompletion:
         try:
             with counting_upstream_errors():
-                completion = await self._upstream.complete(turn.payload)
+                completion = storable_completion(await self._upstream.complete(turn.payload))
         except asyncio.CancelledError:
             # The caller left while the upstream worked on an accepted request.
             with anyio.CancelScope(shield=True):

@@ -32,6 +32,7 @@ from thinkingthoughts.upstream.protocol import (
     models_from,
 )
 from thinkingthoughts.upstream.sse import DONE_SENTINEL, SSEDecoder
+from thinkingthoughts.value_rules import loads_reply_json
 
 CONNECT_RETRIES = 2
 RETRY_BACKOFF_SECONDS = 0.2
@@ -312,7 +313,7 @@ async def _read_json(response: aiohttp.ClientResponse) -> Any:
             f"the connection to the inference server broke ({type(exc).__name__})"
         ) from exc
     try:
-        return orjson.loads(raw)
+        return loads_reply_json(raw)
     except orjson.JSONDecodeError as exc:
         raise UpstreamError(
             "the inference server answered with something that is not JSON"
@@ -340,7 +341,7 @@ def _route_is_missing(status: int, body: Any) -> bool:
 
 def _decode_event(data: str) -> dict[str, Any]:
     try:
-        payload = orjson.loads(data)
+        payload = loads_reply_json(data)
     except orjson.JSONDecodeError as exc:
         raise UpstreamError("the inference server sent a malformed stream event") from exc
     if not isinstance(payload, dict):
