@@ -12,6 +12,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from thinkingthoughts.api import chat, health, keys, metrics, openai, personas, sessions, traits
 from thinkingthoughts.api.body_limit import BodySizeLimitMiddleware
+from thinkingthoughts.api.body_timeout import BodyReadTimeoutMiddleware
 from thinkingthoughts.api.errors import install_error_handlers
 from thinkingthoughts.api.openapi_contract import install_openapi_contract
 from thinkingthoughts.api.rate_limit_headers import RateLimitHeadersMiddleware
@@ -95,6 +96,7 @@ def create_app(
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(BodyReadTimeoutMiddleware, seconds=settings.body_timeout)
     app.add_middleware(RateLimitHeadersMiddleware)
     app.add_middleware(RequestObservationMiddleware)
     if settings.cors_origins:

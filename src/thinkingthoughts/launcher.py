@@ -18,6 +18,7 @@ from typing import Any
 import uvicorn
 
 from thinkingthoughts.app import create_app, prepare_storage_once
+from thinkingthoughts.http_server import http_protocol
 from thinkingthoughts.observability.logs import gateway_log_config
 from thinkingthoughts.observability.multiprocess import shared_metrics_directory
 from thinkingthoughts.settings import Settings
@@ -59,6 +60,7 @@ def serve_gateway(
         "log_config": gateway_log_config(settings.log_level, settings.log_format),
         "access_log": False,
         "timeout_graceful_shutdown": 5,
+        "http": http_protocol(settings.header_timeout),
     }
     if workers <= 1:
         uvicorn.run(create_app(settings, upstream_base_url=upstream_base_url), **common)

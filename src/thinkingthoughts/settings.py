@@ -97,6 +97,11 @@ class Settings(BaseSettings):
     max_request_bytes: PositiveInt = Field(
         default=1_048_576, validation_alias=_env("TT_MAX_REQUEST_BYTES")
     )
+    header_timeout: PositiveFloat = Field(default=10.0, validation_alias=_env("TT_HEADER_TIMEOUT"))
+    """Seconds a client may take to send a request's headers (from the connection, or
+    from the request's first byte on a kept-alive one); then the connection is closed."""
+    body_timeout: PositiveFloat = Field(default=30.0, validation_alias=_env("TT_BODY_TIMEOUT"))
+    """Seconds a client may take to send a request's body once its headers are in; then 408."""
     sse_keepalive_seconds: PositiveFloat = Field(
         default=5.0, validation_alias=_env("TT_SSE_KEEPALIVE_SECONDS")
     )

@@ -38,6 +38,7 @@ _HTTP_ERROR_TYPES = {
     403: ("permission_error", "permission_denied"),
     404: ("not_found_error", "not_found"),
     405: ("invalid_request_error", "method_not_allowed"),
+    408: ("invalid_request_error", "request_timeout"),
     413: ("invalid_request_error", "payload_too_large"),
 }
 
