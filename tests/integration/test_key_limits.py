@@ -31,6 +31,8 @@ QUICK_CHAT = {"message": "hi", "max_tokens": 1}
 SLOW_REPLY = {"inter_token_latency": 0.05, "reply_tokens": 40}
 """An upstream whose streamed reply stays open for about two seconds."""
 SLOT_FREED_SECONDS = 5.0
+RACE_ROUNDS = 20
+"""Streams in a row, each followed at once by the next request (the race was 3 in 15)."""
 LONGEST_WAIT = 120
 """A token window is two one-minute counters: a full one drains within two minutes."""
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
@@ -322,6 +324,36 @@ def test_a_client_leaving_mid_stream_gives_its_slot_back(
             lambda: client.post("/api/chat", json=QUICK_CHAT).status_code == 200,
             timeout=SLOT_FREED_SECONDS,
         )
+
+
+def test_a_request_sent_the_moment_a_native_stream_is_done_finds_the_slot_free(
+    gateway_factory: GatewayFactory,
+) -> None:
+    live = gateway_factory()
+    statuses = []
+    with live.client(new_key(live, concurrent_streams=1)) as client:
+        for _ in range(RACE_ROUNDS):
+            with open_stream(client) as opened:
+                for name, _ in first_event(opened):
+                    if name == "done":
+                        statuses.append(client.post("/api/chat", json=QUICK_CHAT).status_code)
+    assert statuses == [200] * RACE_ROUNDS
+
+
+def test_a_request_sent_the_moment_an_openai_stream_is_done_finds_the_slot_free(
+    gateway_factory: GatewayFactory,
+) -> None:
+    live = gateway_factory()
+    chat = {"model": "persona:seline", "messages": [{"role": "user", "content": "hi"}]}
+    statuses = []
+    with live.client(new_key(live, concurrent_streams=1)) as client:
+        for _ in range(RACE_ROUNDS):
+            with client.stream("POST", "/v1/chat/completions", json={**chat, "stream": True}) as r:
+                for line in r.iter_lines():
+                    if line == "data: [DONE]":
+                        answer = client.post("/v1/chat/completions", json={**chat, "max_tokens": 1})
+                        statuses.append(answer.status_code)
+    assert statuses == [200] * RACE_ROUNDS
 
 
 @pytest.mark.redis
