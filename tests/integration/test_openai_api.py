@@ -50,6 +50,76 @@ def test_models_list_the_upstream_model_and_one_per_persona(client: OpenAI) -> N
     assert {"persona:seline", "persona:tutor", "persona:concierge"} <= set(ids)
 
 
+def test_models_relay_the_upstreams_entries_as_they_are(
+    client: OpenAI, simulator: ThreadedSimulator
+) -> None:
+    upstream_entry = httpx.get(simulator.base_url + "/models").json()["data"][0]
+    listed = client.models.list().data
+
+    assert listed[0].to_dict() == upstream_entry  # owned_by, created, max_model_len, root...
+    persona = next(m for m in listed if m.id == "persona:seline")
+    assert persona.owned_by == "thinkingthoughts"
+    assert persona.model_dump()["max_model_len"] == upstream_entry["max_model_len"]
+    assert persona.model_dump()["root"] == "thinkingthoughts-sim"
+
+
+@pytest.fixture
+def slashed_gateway(
+    simulator_factory: SimulatorFactory, gateway_factory: GatewayFactory
+) -> LiveGateway:
+    return gateway_factory(upstream=simulator_factory(model="mistralai/Mistral-7B"))
+
+
+def test_models_retrieve_answers_upstream_and_persona_models(
+    slashed_gateway: LiveGateway,
+) -> None:
+    with sdk(slashed_gateway) as client:
+        upstream = client.models.retrieve("mistralai/Mistral-7B")
+        persona = client.models.retrieve("persona:seline")
+
+    assert upstream.id == "mistralai/Mistral-7B"
+    assert upstream.owned_by == "vllm"
+    assert upstream.model_dump()["max_model_len"] == 4096
+    assert persona.id == "persona:seline"
+    assert persona.object == "model"
+    assert persona.model_dump()["root"] == "mistralai/Mistral-7B"
+
+
+@pytest.mark.parametrize("model", ["no-such-model", "mistralai/Nope", "persona:nobody"])
+def test_retrieving_an_unknown_model_is_openais_404(
+    slashed_gateway: LiveGateway, model: str
+) -> None:
+    with sdk(slashed_gateway) as client, pytest.raises(openai.NotFoundError) as caught:
+        client.models.retrieve(model)
+    error = caught.value.response.json()["error"]
+    assert error["code"] == "model_not_found"
+    assert model in error["message"]
+
+
+def test_retrieving_a_model_outside_the_keys_allow_lists_is_a_404(
+    slashed_gateway: LiveGateway,
+) -> None:
+    with slashed_gateway.client(slashed_gateway.admin_key) as admin:
+        made = admin.post(
+            "/api/keys",
+            json={"name": "narrow", "scopes": ["read"], "allowed_personas": ["tutor"],
+                  "allowed_models": ["mistralai/Mistral-7B"]},
+        )  # fmt: skip
+        narrow = made.json()["secret"]
+        no_models = admin.post(
+            "/api/keys", json={"name": "none", "scopes": ["read"], "allowed_models": ["other"]}
+        ).json()["secret"]
+    with sdk(slashed_gateway, key=narrow) as client:
+        assert client.models.retrieve("persona:tutor").id == "persona:tutor"
+        with pytest.raises(openai.NotFoundError):
+            client.models.retrieve("persona:seline")
+    with sdk(slashed_gateway, key=no_models) as client:
+        with pytest.raises(openai.NotFoundError):
+            client.models.retrieve("mistralai/Mistral-7B")
+        with pytest.raises(openai.NotFoundError):
+            client.models.retrieve("persona:tutor")  # runs on a model the key may not use
+
+
 def test_a_persona_model_puts_its_prompt_before_the_clients_system_message(
     client: OpenAI, simulator: ThreadedSimulator
 ) -> None:

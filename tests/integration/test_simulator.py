@@ -705,8 +705,10 @@ async def test_models_lists_the_served_model_with_its_context_length() -> None:
     [model] = body["data"]
     assert model["id"] == "tiny"
     assert model["object"] == "model"
-    assert model["owned_by"] == "thinkingthoughts"
+    assert model["owned_by"] == "vllm"
     assert model["max_model_len"] == 2048
+    assert (model["root"], model["parent"]) == ("tiny", None)
+    assert model["permission"][0]["object"] == "model_permission"
     assert isinstance(model["created"], int)
 
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from sse_starlette import EventSourceResponse
 from starlette.background import BackgroundTask
 
@@ -20,7 +19,8 @@ from thinkingthoughts.api.responses import FastJSONResponse, json_text
 from thinkingthoughts.api.streaming import start_within_grace
 from thinkingthoughts.chat.metering import estimate_prompt_tokens, reply_token_ceiling
 from thinkingthoughts.errors import GatewayError
-from thinkingthoughts.openai_api.protocol import ChatCompletionRequest, ModelList
+from thinkingthoughts.openai_api.model_catalog import ModelCatalog
+from thinkingthoughts.openai_api.protocol import ChatCompletionRequest, ModelCard, ModelList
 from thinkingthoughts.openai_api.serving import OpenAIStream
 from thinkingthoughts.security.metering import KeyMeter
 
@@ -31,16 +31,33 @@ CLIENT_REF_LENGTH = 128
 DONE = "[DONE]"
 
 
-@router.get("/models")
-async def list_models(principal: ReadPrincipal, resources: Resources, db: DbSession) -> ModelList:
-    """The models this key may use: upstream models, then one per visible persona."""
-    cards = await resources.openai.list_models(
-        db,
-        created=int(time.time()),
-        policy=principal.policy,
-        visible_to=principal.persona_owner,
+def model_catalog(resources: Resources) -> ModelCatalog:
+    return ModelCatalog(
+        upstream=resources.upstream, models=resources.models, personas=resources.personas
     )
-    return ModelList(data=cards)
+
+
+Catalog = Annotated[ModelCatalog, Depends(model_catalog)]
+
+
+@router.get("/models", response_model=ModelList)
+async def list_models(principal: ReadPrincipal, catalog: Catalog, db: DbSession) -> Response:
+    """The models this key may use: upstream models as the upstream lists them, then one
+    per visible persona."""
+    cards = await catalog.list(db, policy=principal.policy, visible_to=principal.persona_owner)
+    return FastJSONResponse({"object": "list", "data": cards})
+
+
+@router.get("/models/{model_id:path}", response_model=ModelCard)
+async def retrieve_model(
+    model_id: str, principal: ReadPrincipal, catalog: Catalog, db: DbSession
+) -> Response:
+    """One model this key may use (ids may hold slashes: `mistralai/Mistral-7B`); 404
+    `model_not_found` for any other."""
+    card = await catalog.retrieve(
+        db, model_id, policy=principal.policy, visible_to=principal.persona_owner
+    )
+    return FastJSONResponse(card)
 
 
 @router.post("/chat/completions", response_model=None)

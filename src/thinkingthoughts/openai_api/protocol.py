@@ -109,6 +109,11 @@ class ChatCompletionRequest(ClientModel):
 
 
 class ModelCard(BaseModel):
+    """A model as the upstream lists it: these fields, and whatever else it sends
+    (vLLM's `max_model_len`, `root`, `parent`, `permission`), relayed as they are."""
+
+    model_config = ConfigDict(extra="allow")
+
     id: str
     object: Literal["model"] = "model"
     created: int

@@ -33,10 +33,8 @@ from thinkingthoughts.chat.turns import ReplyTarget
 from thinkingthoughts.errors import InvalidRequestError, NotFoundError
 from thinkingthoughts.observability.metrics import counting_upstream_errors
 from thinkingthoughts.openai_api.protocol import (
-    PERSONA_MODEL_PREFIX,
     ChatCompletionRequest,
     ChatMessage,
-    ModelCard,
 )
 from thinkingthoughts.personas.registry import PersonaRecord, PersonaRegistry
 from thinkingthoughts.security.key_policy import KeyPolicy
@@ -49,8 +47,6 @@ from thinkingthoughts.upstream.protocol import completion_tool_calls
 
 NEW_SESSION = "new"
 """The `X-Session-Id` value that starts a session; its id comes back in the same header."""
-
-OWNED_BY = "thinkingthoughts"
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,30 +223,6 @@ class OpenAIChatService:
         return OpenAIStream(
             turn, target, ReplyRelay(self._database, target, upstream, called_at=called_at)
         )
-
-    async def list_models(
-        self,
-        db: AsyncSession,
-        *,
-        created: int,
-        policy: KeyPolicy = KeyPolicy(),
-        visible_to: str | None = None,
-    ) -> list[ModelCard]:
-        """The upstream's models, then one model per persona: those the key may use."""
-        upstream = await self._upstream.list_models()
-        cards = [
-            ModelCard(id=m.id, created=created, owned_by=OWNED_BY)
-            for m in upstream
-            if policy.allows_model(m.id)
-        ]
-        # Persona models run on the configured model: none is usable without it.
-        if policy.allows_model((await self._models.resolve()).name):
-            cards += [
-                ModelCard(id=PERSONA_MODEL_PREFIX + p.slug, created=created, owned_by=OWNED_BY)
-                for p in await self._personas.list(db, visible_to=visible_to)
-                if policy.allows_persona(p.slug)
-            ]
-        return cards
 
     async def _persona_model(
         self, db: AsyncSession, model: str, slug: str, visible_to: str | None

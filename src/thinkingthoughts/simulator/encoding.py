@@ -23,15 +23,30 @@ _PIECE_MARKER = "\x00piece\x00"
 
 
 def models_body(config: SimulatorConfig, *, created: int) -> bytes:
-    """The `/v1/models` list: the one served model, with its context length as vLLM does."""
+    """The `/v1/models` list: the one served model, every field as vLLM lists it."""
+    permission = {
+        "id": f"modelperm-{created}",
+        "object": "model_permission",
+        "created": created,
+        "allow_create_engine": False,
+        "allow_sampling": True,
+        "allow_logprobs": True,
+        "allow_search_indices": False,
+        "allow_view": True,
+        "allow_fine_tuning": False,
+        "organization": "*",
+        "group": None,
+        "is_blocking": False,
+    }
     model = {
         "id": config.model,
         "object": "model",
         "created": created,
-        "owned_by": "thinkingthoughts",
+        "owned_by": "vllm",
         "root": config.model,
         "parent": None,
         "max_model_len": config.max_model_len,
+        "permission": [permission],
     }
     return orjson.dumps({"object": "list", "data": [model]})
 

@@ -49,6 +49,8 @@ class StreamChunk:
 class ModelInfo:
     id: str
     max_model_len: int | None
+    entry: dict[str, Any] = field(repr=False, default_factory=dict)
+    """The upstream's own listing entry, every field as it sent it (for relaying)."""
 
 
 def usage_from(payload: Any) -> Usage | None:
@@ -130,7 +132,9 @@ def models_from(payload: Any) -> list[ModelInfo]:
             max_len = entry.get("max_model_len")
             models.append(
                 ModelInfo(
-                    id=entry["id"], max_model_len=max_len if isinstance(max_len, int) else None
+                    id=entry["id"],
+                    max_model_len=max_len if isinstance(max_len, int) else None,
+                    entry=entry,
                 )
             )
     return models
