@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
+from functools import partial
 from importlib.metadata import version
 
 from fastapi import FastAPI
@@ -37,8 +39,10 @@ from thinkingthoughts.security.usage_ledger import UsageLedger
 from thinkingthoughts.settings import Settings
 from thinkingthoughts.shared_state import open_redis
 from thinkingthoughts.storage.bootstrap_lock import bootstrap_lock
+from thinkingthoughts.storage.clock import utcnow
 from thinkingthoughts.storage.database import Database, DatabaseTimeouts
 from thinkingthoughts.storage.migrate import upgrade_database_async
+from thinkingthoughts.storage.unanswered_turns import mark_unanswered_turns_interrupted
 from thinkingthoughts.upstream.client import UpstreamClient, UpstreamTimeouts
 from thinkingthoughts.upstream.models import ModelResolver
 
@@ -235,6 +239,11 @@ async def _build_resources(
     )
 
 
+def longest_turn(settings: Settings) -> timedelta:
+    """Longer than any turn can run: its upstream calls and its writes all fit twice."""
+    return timedelta(seconds=2 * settings.llm_request_timeout)
+
+
 def database_timeouts(settings: Settings) -> DatabaseTimeouts:
     return DatabaseTimeouts(
         connect=settings.database_connect_timeout, statement=settings.database_statement_timeout
@@ -265,6 +274,14 @@ async def prepare_storage(
         if seeded:
             logger.info("seeded %d example personas", seeded)
         secret = await ensure_bootstrap_admin_key(database, settings.admin_key_file)
+        repaired = await database.run(
+            partial(
+                mark_unanswered_turns_interrupted,
+                stored_before=utcnow() - longest_turn(settings),
+            )
+        )
+        if repaired:
+            logger.info("marked %d turns a crash left unanswered as interrupted", repaired)
     if secret is not None:
         announce(bootstrap_banner(secret, settings))
 

@@ -121,7 +121,13 @@ def history_tail(
         page = turn_rows.read_history_tail(
             conn, session_id=session_id, limit=page_size, before_seq=before_seq
         )
-        sendable = [r for r in page if r.status in SENDABLE_STATUSES and r.content]
+        # An interrupted reply that said nothing still goes, empty: the roles then keep
+        # alternating after a turn that was never answered.
+        sendable = [
+            r
+            for r in page
+            if r.status in SENDABLE_STATUSES and (r.content or r.role == "assistant")
+        ]
         tokens = [estimate_message_tokens(r.content) for r in sendable]
         fitting = count_fitting_history(
             fixed_tokens=used, history_tokens_newest_first=tokens, budget=budget
