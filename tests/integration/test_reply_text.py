@@ -30,7 +30,9 @@ class UnstorableReplyUpstream(ThreadedAiohttpServer):
     standard library as Python servers do (NUL as `\\u0000`, lone surrogates as `\\udXXX`),
     which orjson itself could not encode."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, raw_surrogates: bool = False) -> None:
+        """`raw_surrogates`: stream lone surrogates as raw (invalid UTF-8) bytes instead."""
+        self._raw_surrogates = raw_surrogates
         app = web.Application()
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/chat/completions", self._chat)
@@ -52,20 +54,21 @@ class UnstorableReplyUpstream(ThreadedAiohttpServer):
             return web.Response(text=json.dumps(whole), content_type="application/json")
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
-        for data in stream_payloads(head, usage):
-            await response.write(f"data: {data}\n\n".encode())
+        for data in stream_payloads(head, usage, ensure_ascii=not self._raw_surrogates):
+            await response.write(f"data: {data}\n\n".encode("utf-8", "surrogatepass"))
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
 
 
-def stream_payloads(head: dict[str, Any], usage: dict[str, int]) -> Iterator[str]:
+def stream_payloads(
+    head: dict[str, Any], usage: dict[str, int], *, ensure_ascii: bool = True
+) -> Iterator[str]:
     chunk = {**head, "object": "chat.completion.chunk"}
     for piece in UNSTORABLE_REPLY:
         delta = {"role": "assistant", "content": piece}
-        yield json.dumps(
-            {**chunk, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
-        )
+        choice = {"index": 0, "delta": delta, "finish_reason": None}
+        yield json.dumps({**chunk, "choices": [choice]}, ensure_ascii=ensure_ascii)
     yield json.dumps({**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
     yield json.dumps({**chunk, "choices": [], "usage": usage})
 
@@ -148,3 +151,26 @@ def test_v1_whole_reply_that_is_unstorable_is_answered_and_stored(
     stored = stored_reply(admin, response.headers["x-session-id"])
     assert response.json()["choices"][0]["message"]["content"] == STORED_REPLY
     assert (stored["content"], stored["status"]) == (STORED_REPLY, "complete")
+
+
+def test_a_stream_with_invalid_utf8_is_relayed_and_stored_alike_and_ends_with_done(
+    gateway_factory: GatewayFactory,
+) -> None:
+    upstream = UnstorableReplyUpstream(raw_surrogates=True)
+    upstream.start()
+    try:
+        gateway = gateway_factory(upstream=upstream)
+        with (
+            gateway.client(gateway.admin_key) as admin,
+            admin.stream("POST", "/api/chat", json={"message": "hi", "stream": True}) as response,
+        ):
+            events = list(sse_events(response))
+            stored = stored_reply(admin, events[0][1]["session_id"])
+    finally:
+        upstream.stop()
+
+    relayed = "".join(data["content"] for name, data in events if name == "delta")
+    assert [name for name, _ in events][-1] == "done"
+    assert relayed.startswith("Fine a\ufffdb c\ufffd")
+    assert relayed.endswith(" \U0001f600 end")
+    assert (stored["content"], stored["status"]) == (relayed, "complete")

@@ -26,7 +26,9 @@ class SSEDecoder:
                 return events
             raw_line = self._buffer[:newline]
             self._buffer = self._buffer[newline + 1 :]
-            line = raw_line.rstrip(b"\r").decode("utf-8")
+            # Invalid UTF-8 (a raw lone surrogate among it) becomes U+FFFD: a reply is
+            # never lost for its bytes.
+            line = raw_line.rstrip(b"\r").decode("utf-8", errors="replace")
             event = self._consume_line(line)
             if event is not None:
                 events.append(event)
