@@ -132,6 +132,11 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code, message = (400 if openai else 422), BODY_NOT_JSON
         elif status_code == 405:
             headers["Allow"] = ", ".join(allowed_methods(request))
+            message = f"Method not allowed ({request.method} {request.url.path})"
+        elif status_code == 404 and "endpoint" not in request.scope:
+            # No route matched (a route's own 404 is a GatewayError): OpenAI's words.
+            error_type = "invalid_request_error" if openai else error_type
+            message, code = f"Invalid URL ({request.method} {request.url.path})", "unknown_url"
         return FastJSONResponse(
             error_body(error_type, message, code, openai=openai),
             status_code=status_code,
