@@ -163,6 +163,7 @@ def test_bad_text_in_a_v1_body_is_a_400_with_param_and_nothing_is_stored(
             admin, "/v1/chat/completions", body, headers={"x-session-id": "new"}
         )
         assert_openai_refusal(response, param)
+    assert_openai_refusal(admin.get("/v1/models/persona:a%00b"), "model_id")
     assert stored_state(admin) == before
 
 

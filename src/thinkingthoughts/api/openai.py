@@ -23,6 +23,7 @@ from thinkingthoughts.openai_api.model_catalog import ModelCatalog
 from thinkingthoughts.openai_api.protocol import ChatCompletionRequest, ModelCard, ModelList
 from thinkingthoughts.openai_api.serving import OpenAIStream
 from thinkingthoughts.security.metering import KeyMeter
+from thinkingthoughts.value_rules import AcceptableText
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -50,7 +51,7 @@ async def list_models(principal: ReadPrincipal, catalog: Catalog, db: DbSession)
 
 @router.get("/models/{model_id:path}", response_model=ModelCard)
 async def retrieve_model(
-    model_id: str, principal: ReadPrincipal, catalog: Catalog, db: DbSession
+    model_id: AcceptableText, principal: ReadPrincipal, catalog: Catalog, db: DbSession
 ) -> Response:
     """One model this key may use (ids may hold slashes: `mistralai/Mistral-7B`); 404
     `model_not_found` for any other."""
