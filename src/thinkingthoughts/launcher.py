@@ -188,8 +188,20 @@ def start_ui(settings: Settings, *, gateway_url: str, host: str) -> subprocess.P
         ui_command(settings, host=host), env=ui_environment(settings, gateway_url=gateway_url)
     )
     health = f"http://{_reachable(host)}:{settings.ui_port}/_stcore/health"
-    if wait_until_healthy(process, health, timeout=UI_START_TIMEOUT):
-        return process
+    return _healthy_or_stopped(process, health, timeout=UI_START_TIMEOUT)
+
+
+def _healthy_or_stopped(
+    process: subprocess.Popen[bytes], url: str, *, timeout: float
+) -> subprocess.Popen[bytes] | None:
+    """`process` once `url` answers; else, or when stopped meanwhile (Ctrl-C, SIGTERM),
+    the process is stopped before returning, so that it never outlives its starter."""
+    try:
+        if wait_until_healthy(process, url, timeout=timeout):
+            return process
+    except BaseException:
+        stop_child(process)
+        raise
     stop_child(process)
     return None
 
@@ -207,12 +219,35 @@ def ui_gateway_url(settings: Settings, given: str | None) -> str:
 def run_ui(settings: Settings, *, host: str, gateway_url: str | None) -> int:
     """`thinkingthoughts ui`: the chat page alone, in the foreground."""
     url = ui_gateway_url(settings, gateway_url)
+    child = subprocess.Popen(  # noqa: S603 - our own interpreter and script
+        ui_command(settings, host=host), env=ui_environment(settings, gateway_url=url)
+    )
+    return run_in_foreground(child)
+
+
+FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def run_in_foreground(child: subprocess.Popen[bytes]) -> int:
+    """Wait for `child` and return its exit code (0 once asked to stop). SIGTERM and
+    SIGINT sent to this process are passed on to it and its exit awaited: stopping us
+    (`docker stop`, systemd, Ctrl-C) never leaves it running on its own."""
+    stopping = False
+
+    def forward(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    previous = {number: signal.signal(number, forward) for number in FORWARDED_SIGNALS}
     try:
-        return subprocess.call(  # noqa: S603 - our own interpreter and script
-            ui_command(settings, host=host), env=ui_environment(settings, gateway_url=url)
-        )
-    except KeyboardInterrupt:
-        return 0
+        code = child.wait()
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        stop_child(child)
+    return 0 if stopping else code
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
@@ -229,11 +264,9 @@ def start_simulator(port: int) -> subprocess.Popen[bytes] | None:
         return None
     command = [sys.executable, "-m", "thinkingthoughts", "simulate", "--port", str(port)]
     process = subprocess.Popen(command)  # noqa: S603 - our own interpreter and module
-    health = f"http://127.0.0.1:{port}/health"
-    if wait_until_healthy(process, health, timeout=SIMULATOR_START_TIMEOUT):
-        return process
-    stop_child(process)
-    return None
+    return _healthy_or_stopped(
+        process, f"http://127.0.0.1:{port}/health", timeout=SIMULATOR_START_TIMEOUT
+    )
 
 
 def wait_until_healthy(

@@ -591,3 +591,19 @@ def test_a_key_that_is_not_an_admins_sees_only_its_own_usage(
     assert errors(page) == []
     assert [s.key for s in page.selectbox] == []
     assert [str(i.value) for i in page.info] == ["No usage in this period."]
+
+
+@pytest.mark.parametrize("default", ["seline", "concierge"])
+def test_the_chat_page_opens_on_the_gateways_default_persona(
+    gateway_factory: GatewayFactory, open_page: PageOpener, default: str
+) -> None:
+    gateway = gateway_factory(default_persona=default)
+    with gateway.client(gateway.admin_key) as admin:
+        listing = admin.get("/api/personas").json()
+    assert listing["data"][0]["slug"] != default  # not merely the first listed
+    assert listing["default"] == default
+
+    page = open_page(gateway)
+
+    assert page.exception == []
+    assert page.selectbox(key="persona").value == default

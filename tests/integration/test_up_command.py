@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.integration.conftest import SimulatorFactory
-from tests.integration.gateway_processes import wait_until_ready
+from tests.integration.gateway_processes import wait_until_answering, wait_until_ready
 from thinkingthoughts.launcher import free_port, start_simulator
 
 
@@ -113,3 +113,46 @@ def test_up_on_a_taken_gateway_port_stops_before_announcing_and_names_tt_port(
     assert "Gateway:" not in finished.stdout  # never announced as ready
     assert "SIMULATED" not in finished.stdout  # nothing was started
     assert not (tmp_path / "data" / "admin.key").exists()  # nor created
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()]
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["term", "int"])
+def test_ui_stopped_by_a_signal_takes_streamlit_with_it(
+    tmp_path: Path, stop_signal: signal.Signals
+) -> None:
+    ui_port = free_port()
+    environment = dict(os.environ) | {
+        "TT_UI_PORT": str(ui_port),
+        "TT_DATA_DIR": str(tmp_path / "data"),
+        "STREAMLIT_BACKEND_API_URL": f"http://127.0.0.1:{free_port()}",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "thinkingthoughts", "ui"],
+        cwd=tmp_path,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until_answering(f"http://127.0.0.1:{ui_port}/_stcore/health", process, "the UI")
+        (streamlit,) = _children(process.pid)
+    finally:
+        process.send_signal(stop_signal)
+        process.wait(timeout=30)
+
+    assert process.returncode == 0
+    assert not _running(streamlit), "Streamlit outlived `thinkingthoughts ui`"
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", ui_port)) != 0

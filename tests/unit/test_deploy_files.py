@@ -207,3 +207,15 @@ def test_the_ci_workflow_lints_tests_on_real_services_and_builds_both_images() -
     assert (ROOT / build["with"]["file"]).resolve() == DOCKERFILE.resolve()
     targets = set(_stages(DOCKERFILE.read_text()))
     assert set(jobs["images"]["strategy"]["matrix"]["target"]) <= targets
+
+
+def test_the_ui_image_runs_under_an_init_process_that_passes_signals_on() -> None:
+    stages = _stages(DOCKERFILE.read_text())
+    ui = stages["ui"]
+    copied = re.search(r"^COPY --from=(\S+) (\S*tini\S*) /usr/bin/tini$", ui, flags=re.MULTILINE)
+    assert copied is not None
+    installer = stages[copied.group(1)]
+    assert "apt-get install" in installer
+    assert "tini" in installer
+    assert re.search(r'^ENTRYPOINT \["/usr/bin/tini", "--"\]$', ui, flags=re.MULTILINE)
+    assert re.search(r'^CMD \["thinkingthoughts", "ui"', ui, flags=re.MULTILINE)  # exec form

@@ -34,6 +34,8 @@ class PersonaOut(PersonaSheet):
 
 class PersonaList(BaseModel):
     data: list[PersonaOut]
+    default: str | None = None
+    """The slug of the persona a request that names none gets, when it is in `data`."""
 
 
 class PreviewRequest(ClientModel):
@@ -75,7 +77,10 @@ async def list_personas(
     """The personas this key can see; with an allow-list, only the allowed ones."""
     records = await resources.personas.list(db, visible_to=principal.persona_owner)
     allowed = [p for p in records if principal.policy.allows_persona(p.slug)]
-    return PersonaList(data=[persona_out(p) for p in allowed])
+    default = resources.personas.default_among(allowed)
+    return PersonaList(
+        data=[persona_out(p) for p in allowed], default=default.slug if default else None
+    )
 
 
 @router.get("/{ref}")

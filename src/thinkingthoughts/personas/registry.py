@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -112,6 +112,12 @@ class PersonaRegistry:
         self, db: AsyncSession, ref: str | None, *, visible_to: str | None = ANY_OWNER
     ) -> PersonaRecord:
         return await self.get(db, ref if ref else self._default_ref, visible_to=visible_to)
+
+    def default_among(self, records: Iterable[PersonaRecord]) -> PersonaRecord | None:
+        """The persona a request naming none gets (TT_DEFAULT_PERSONA, by id or slug), if
+        it is among `records` (a global one before a private one of the same slug)."""
+        named = [r for r in records if self._default_ref in (r.id, r.slug)]
+        return min(named, key=lambda r: r.owner is not None, default=None)
 
     async def list(
         self, db: AsyncSession, *, visible_to: str | None = ANY_OWNER

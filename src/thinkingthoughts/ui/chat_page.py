@@ -54,7 +54,7 @@ STOP_POLL_SECONDS = 0.2
 
 
 def render_chat(gw: GatewayClient, texts: Texts, language: str) -> None:
-    personas = gw.personas()
+    personas, default_persona = gw.personas_and_default()
     by_slug = {p["slug"]: p for p in personas if isinstance(p.get("slug"), str)}
     if not by_slug:
         st.info(texts["chat.no_personas"])
@@ -67,7 +67,7 @@ def render_chat(gw: GatewayClient, texts: Texts, language: str) -> None:
         _keep_unsent(left_over)  # a run ended (Stop) before the gateway took the message
     had_session = open_session_id() is not None
     session = _read_open_session(gw, texts)
-    prepare_widget_state(by_slug, catalog, session, models)
+    prepare_widget_state(by_slug, catalog, session, models, default_persona=default_persona)
     render_sessions_sidebar(gw, texts, session, by_slug)
     settings = render_reply_settings(texts, by_slug, sliders, models)
     persona = by_slug[settings.persona]

@@ -118,7 +118,13 @@ class GatewayClient:
     # -- personas and traits ------------------------------------------------------------
 
     def personas(self) -> list[JsonObject]:
-        return _objects(self._get("/api/personas"), "data")
+        return self.personas_and_default()[0]
+
+    def personas_and_default(self) -> tuple[list[JsonObject], str | None]:
+        """The personas this key may use, and the slug of the gateway's default one (the
+        persona a chat naming none gets), when it is among them."""
+        listing = _object(self._get("/api/personas"))
+        return _objects(listing, "data"), _text(listing.get("default"))
 
     def persona(self, ref: str) -> JsonObject:
         return _object(self._get(f"/api/personas/{_part(ref)}"))

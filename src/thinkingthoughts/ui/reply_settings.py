@@ -70,15 +70,17 @@ def prepare_widget_state(
     catalog: JsonObject,
     session: JsonObject | None,
     models: list[str],
+    *,
+    default_persona: str | None = None,
 ) -> None:
     """Set the widgets' values before they are drawn: from an opened session, from a newly
-    chosen persona's defaults, or their first values."""
+    chosen persona's defaults, or their first values (the gateway's default persona)."""
     state = st.session_state
     synced = bool(state.pop(SYNC_FROM_SESSION, False)) and session is not None
     if synced and session is not None and session.get("persona") in by_slug:
         state[PERSONA_KEY] = session["persona"]
     elif state.get(PERSONA_KEY) not in by_slug:
-        state[PERSONA_KEY] = next(iter(by_slug))
+        state[PERSONA_KEY] = opening_persona(by_slug, default_persona)
     persona = by_slug[state[PERSONA_KEY]]
     if synced and session is not None:
         _set_levels(session_levels(catalog, persona, session.get("traits") or {}), replace=True)
@@ -89,6 +91,13 @@ def prepare_widget_state(
     state.setdefault(MAX_TOKENS_KEY, DEFAULT_MAX_TOKENS)
     if models and state.get(MODEL_KEY) not in models:
         state[MODEL_KEY] = models[0]
+
+
+def opening_persona(by_slug: Mapping[str, JsonObject], default: str | None) -> str:
+    """The persona the page opens on: the gateway's default, else the first listed."""
+    if default is not None and default in by_slug:
+        return default
+    return next(iter(by_slug))
 
 
 def _set_levels(levels: Mapping[str, int], *, replace: bool) -> None:
