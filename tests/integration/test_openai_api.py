@@ -480,6 +480,48 @@ def test_a_tool_result_goes_back_upstream_for_the_persona_to_answer(
     assert 'Tool get_weather returned: "Sunny, 21 degrees"' in answer.choices[0].message.content
 
 
+LEGACY_FUNCTION_TURN: list[ChatCompletionMessageParam] = [
+    *HELLO,
+    {"role": "assistant", "content": None,
+     "function_call": {"name": "get_weather", "arguments": '{"city": "Paris"}'}},
+    {"role": "function", "name": "get_weather", "content": "Sunny, 21 degrees"},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_deprecated_function_calling_shapes_are_accepted_and_relayed(
+    client: OpenAI, simulator: ThreadedSimulator, stream: bool
+) -> None:
+    legacy: dict[str, Any] = {
+        "functions": [WEATHER_TOOL["function"]],
+        "function_call": "auto",
+    }
+    if stream:
+        chunks = client.chat.completions.create(
+            model="persona:concierge", messages=LEGACY_FUNCTION_TURN, stream=True, **legacy
+        )
+        text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
+    else:
+        whole = client.chat.completions.create(
+            model="persona:concierge", messages=LEGACY_FUNCTION_TURN, **legacy
+        )
+        text = whole.choices[0].message.content or ""
+    assert text
+    sent = simulator.recorded_requests()[-1]
+    assert sent["messages"][-2:] == LEGACY_FUNCTION_TURN[-2:]
+    assert sent["functions"] == [WEATHER_TOOL["function"]]
+    assert sent["function_call"] == "auto"
+
+
+def test_a_function_message_without_its_name_is_a_400_naming_the_message(
+    client: OpenAI,
+) -> None:
+    nameless = [*HELLO, {"role": "function", "content": "Sunny"}]
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="persona:seline", messages=nameless)  # type: ignore[arg-type]
+    assert "name" in caught.value.response.json()["error"]["message"]
+
+
 def test_the_user_field_keys_a_session_when_the_operator_enables_it(
     gateway_factory: GatewayFactory,
 ) -> None:

@@ -38,14 +38,20 @@ class ContentPart(BaseModel):
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    role: Literal["system", "developer", "user", "assistant", "tool"]
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    """`function` (with `name`) is the deprecated shape of a tool result, still accepted."""
     content: str | list[ContentPart] | None = None
 
     @model_validator(mode="after")
     def _content_where_required(self) -> Self:
-        carries_tool_calls = self.role == "assistant" and getattr(self, "tool_calls", None)
-        if self.content is None and not carries_tool_calls:
+        # An assistant calling tools, or a function in the deprecated shape, may say nothing.
+        carries_calls = self.role == "assistant" and (
+            getattr(self, "tool_calls", None) or getattr(self, "function_call", None)
+        )
+        if self.content is None and not carries_calls:
             raise ValueError(f"a '{self.role}' message needs 'content'")
+        if self.role == "function" and not isinstance(getattr(self, "name", None), str):
+            raise ValueError("a 'function' message needs the function's 'name'")
         return self
 
     def text(self) -> str:
