@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
+import struct
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -795,3 +797,52 @@ def test_config_refuses_out_of_range_values(settings: dict[str, Any], complaint:
 def test_config_accepts_rates_that_add_up_to_one() -> None:
     config = SimulatorConfig(fail_429_rate=0.1, fail_500_rate=0.2, drop_rate=0.7)
     assert config.failure_rate == pytest.approx(1.0)
+
+
+async def test_text_completions_answer_a_prompt_whole_and_streamed_alike() -> None:
+    body = {"model": MODEL, "prompt": "Once upon a time", "max_tokens": 5}
+    async with running_simulator() as session:
+        async with session.post("/v1/completions", json=body) as response:
+            whole = await response.json()
+        streamed_body = {**body, "stream": True, "stream_options": {"include_usage": True}}
+        async with session.post("/v1/completions", json=streamed_body) as response:
+            events = await read_events(response)
+
+    assert whole["object"] == "text_completion"
+    [choice] = whole["choices"]
+    assert choice["text"].startswith("[assistant]")
+    assert choice["finish_reason"] == "length"
+    assert whole["usage"]["completion_tokens"] == 5
+    assert events[-1] == "[DONE]"
+    chunks = [orjson.loads(event) for event in events[:-1]]
+    text = "".join(c["choices"][0]["text"] for c in chunks if c["choices"])
+    assert text == choice["text"]
+    assert chunks[-1]["usage"] == whole["usage"]
+
+
+async def test_embeddings_are_deterministic_unit_vectors_in_float_or_base64() -> None:
+    async with running_simulator() as session:
+        answers = []
+        for encoding in ("float", "float", "base64"):
+            body = {"model": MODEL, "input": ["a cat", "a dog"], "encoding_format": encoding}
+            async with session.post("/v1/embeddings", json=body) as response:
+                answers.append(await response.json())
+
+    first, again, packed = answers
+    assert first == again
+    cat, dog = (item["embedding"] for item in first["data"])
+    assert cat != dog
+    assert abs(sum(v * v for v in cat) - 1.0) < 1e-9
+    unpacked = struct.unpack(f"<{len(cat)}f", base64.b64decode(packed["data"][0]["embedding"]))
+    assert unpacked == pytest.approx(cat, rel=1e-6)
+    assert first["usage"]["prompt_tokens"] == first["usage"]["total_tokens"] > 0
+
+
+async def test_embeddings_and_completions_refuse_what_vllm_refuses() -> None:
+    async with running_simulator() as session:
+        async with session.post("/v1/embeddings", json={"model": MODEL, "input": 3}) as bad:
+            assert bad.status == 400
+        async with session.post(
+            "/v1/completions", json={"model": "other", "prompt": "x"}
+        ) as unknown:
+            assert unknown.status == 404

@@ -2,6 +2,8 @@
 
 Routes:
     POST   /v1/chat/completions   whole or streamed (SSE) chat completions, text or tool calls
+    POST   /v1/completions        whole or streamed text completions of a prompt
+    POST   /v1/embeddings         a deterministic unit vector per input (float or base64)
     GET    /v1/models             the one served model, with its max_model_len
     GET    /health                200, empty body
     POST   /tokenize              token count of a prompt or of chat messages
@@ -22,7 +24,13 @@ import orjson
 from aiohttp import web
 
 from thinkingthoughts.simulator.config import SimulatorConfig
-from thinkingthoughts.simulator.encoding import completion_body, models_body, stream_frames
+from thinkingthoughts.simulator.embeddings import embeddings_body
+from thinkingthoughts.simulator.encoding import (
+    StreamFrames,
+    completion_body,
+    models_body,
+    stream_frames,
+)
 from thinkingthoughts.simulator.protocol import (
     INTERNAL_ERROR,
     RATE_LIMITED,
@@ -33,6 +41,11 @@ from thinkingthoughts.simulator.protocol import (
     tokenize_body,
 )
 from thinkingthoughts.simulator.state import InjectedFailure, SimulatorState
+from thinkingthoughts.simulator.text_completions import (
+    plan_text_completion,
+    text_completion_body,
+    text_completion_frames,
+)
 
 STATE = web.AppKey("simulator_state", SimulatorState)
 RETRY_AFTER_SECONDS = 1
@@ -47,6 +60,8 @@ def create_simulator_app(config: SimulatorConfig) -> web.Application:
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app[STATE] = SimulatorState.for_config(config, created=int(time.time()))
     app.router.add_post("/v1/chat/completions", _chat_completions)
+    app.router.add_post("/v1/completions", _text_completions)
+    app.router.add_post("/v1/embeddings", _embeddings)
     app.router.add_get("/v1/models", _models)
     app.router.add_get("/health", _health)
     app.router.add_post("/tokenize", _tokenize)
@@ -91,6 +106,46 @@ async def _chat_completions(request: web.Request) -> web.StreamResponse:
     return await _whole_completion(request, state, plan, dropped=dropped)
 
 
+async def _text_completions(request: web.Request) -> web.StreamResponse:
+    """Like chat completions: recorded, failures injected, whole or streamed."""
+    state = request.app[STATE]
+    state.stats.requests += 1
+    body = parse_json_object(await request.read())
+    if isinstance(body, ErrorAnswer):
+        return _error_response(body)
+    state.record(body, headers={k.lower(): v for k, v in request.headers.items()})
+    plan = plan_text_completion(body, state.config)
+    if isinstance(plan, ErrorAnswer):
+        return _error_response(plan)
+    failure = state.next_failure()
+    if failure is InjectedFailure.RATE_LIMITED:
+        return _error_response(RATE_LIMITED, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    if failure is InjectedFailure.SERVER_ERROR:
+        return _error_response(INTERNAL_ERROR)
+    completion_id, created = f"cmpl-{uuid.uuid4().hex}", int(time.time())
+    if plan.stream:
+        frames = text_completion_frames(plan, completion_id=completion_id, created=created)
+        return await _stream_frames(
+            request, state, frames, dropped=failure is InjectedFailure.DROPPED
+        )
+    await _sleep(state.config.time_to_first_token)
+    answer = text_completion_body(plan, completion_id=completion_id, created=created)
+    return web.Response(body=answer, content_type=_JSON)
+
+
+async def _embeddings(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    state.stats.requests += 1
+    body = parse_json_object(await request.read())
+    if isinstance(body, ErrorAnswer):
+        return _error_response(body)
+    state.record(body, headers={k.lower(): v for k, v in request.headers.items()})
+    answer = embeddings_body(body, state.config)
+    if isinstance(answer, ErrorAnswer):
+        return _error_response(answer)
+    return web.Response(body=answer, content_type=_JSON)
+
+
 async def _whole_completion(
     request: web.Request, state: SimulatorState, plan: CompletionPlan, *, dropped: bool
 ) -> web.StreamResponse:
@@ -109,8 +164,15 @@ async def _whole_completion(
 async def _stream_completion(
     request: web.Request, state: SimulatorState, plan: CompletionPlan, *, dropped: bool
 ) -> web.StreamResponse:
-    config = state.config
     frames = stream_frames(plan, completion_id=_completion_id(), created=int(time.time()))
+    return await _stream_frames(request, state, frames, dropped=dropped)
+
+
+async def _stream_frames(
+    request: web.Request, state: SimulatorState, frames: StreamFrames, *, dropped: bool
+) -> web.StreamResponse:
+    """Send an answer's frames at the configured pace; a dropped one stops halfway."""
+    config = state.config
     # One write per token, the role chunk riding with the first token as vLLM sends it.
     writes = [frames.opening + b"".join(frames.pieces[:1]), *frames.pieces[1:]]
     if dropped:
