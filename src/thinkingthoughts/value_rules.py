@@ -200,3 +200,60 @@ def _storable_parts(value: T) -> T:
             return value
         return type(value)(cleaned)
     return value
+
+
+ACCEPTABLE_TEXT_PATTERN = "^[^\\u0000\\ud800-\\udfff]*$"
+"""The text rule as a JSON Schema pattern, for the published API documents."""
+ACCEPTABLE_VALUE_SCHEMA = "AcceptableValue"
+"""Name of the document's schema of a free-form JSON value that follows every rule."""
+
+
+def document_value_rules(schemas: dict[str, Any], fragment: Any) -> None:
+    """Write the rules into an OpenAPI fragment, in place: a pattern on every string,
+    64-bit bounds on every integer, acceptable keys and values in every free-form object
+    (`schemas` gains `ACCEPTABLE_VALUE_SCHEMA` for them). The code enforces them anyway;
+    the document says so, so that a request the schema calls valid is not refused."""
+    if isinstance(fragment, list):
+        for item in fragment:
+            document_value_rules(schemas, item)
+        return
+    if not isinstance(fragment, dict):
+        return
+    kind = fragment.get("type")
+    if kind == "string" and not {"enum", "const", "pattern", "format"} & fragment.keys():
+        fragment["pattern"] = ACCEPTABLE_TEXT_PATTERN
+    if kind == "integer":
+        fragment["minimum"] = max(fragment.get("minimum", MIN_INT64), MIN_INT64)
+        fragment["maximum"] = min(fragment.get("maximum", MAX_INT64), MAX_INT64)
+    if kind == "object":
+        fragment.setdefault("propertyNames", {"pattern": ACCEPTABLE_TEXT_PATTERN})
+        if fragment.get("additionalProperties", True) is True:
+            fragment["additionalProperties"] = {"$ref": _value_ref()}
+            schemas.setdefault(ACCEPTABLE_VALUE_SCHEMA, _acceptable_value_schema())
+    for key, value in list(fragment.items()):
+        if key != "additionalProperties" or isinstance(value, dict):
+            document_value_rules(schemas, value)
+
+
+def _value_ref() -> str:
+    return f"#/components/schemas/{ACCEPTABLE_VALUE_SCHEMA}"
+
+
+def _acceptable_value_schema() -> dict[str, Any]:
+    ref = {"$ref": _value_ref()}
+    return {
+        "description": "Any JSON value whose texts, keys and integers follow the value rules.",
+        "anyOf": [
+            {"type": "null"},
+            {"type": "boolean"},
+            {"type": "integer", "minimum": MIN_INT64, "maximum": MAX_INT64},
+            {"type": "number", "minimum": MIN_INT64, "maximum": MAX_INT64},
+            {"type": "string", "pattern": ACCEPTABLE_TEXT_PATTERN},
+            {"type": "array", "items": ref},
+            {
+                "type": "object",
+                "propertyNames": {"pattern": ACCEPTABLE_TEXT_PATTERN},
+                "additionalProperties": ref,
+            },
+        ],
+    }

@@ -24,6 +24,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
 from thinkingthoughts.api.errors import OPENAI_PATH_PREFIX
+from thinkingthoughts.value_rules import document_value_rules
 
 NATIVE_ERROR_SCHEMA = "Error"
 OPENAI_ERROR_SCHEMA = "OpenAIError"
@@ -121,6 +122,7 @@ def complete_contract(document: dict[str, Any]) -> dict[str, Any]:
     for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
             _complete_operation(operation, method.upper(), path)
+    document_value_rules(schemas, document)
     return document
 
 
