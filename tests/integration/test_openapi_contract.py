@@ -104,3 +104,15 @@ def test_a_body_that_is_not_text_is_refused_like_malformed_json(
     }
     assert openai.status_code == 400
     assert openai.json()["error"]["code"] == "invalid_request"
+
+
+def test_a_path_shadowing_a_template_allows_only_its_own_methods(
+    gateway_factory: GatewayFactory,
+) -> None:
+    gateway = gateway_factory()
+    with gateway.client(gateway.admin_key) as client:
+        own = client.request("OPTIONS", "/api/keys/me")
+        template = client.request("OPTIONS", "/api/keys/k1")
+    assert own.status_code == template.status_code == 405
+    assert own.headers["allow"] == "GET"
+    assert set(template.headers["allow"].split(", ")) == {"PATCH", "DELETE"}

@@ -8,14 +8,15 @@ OpenAI SDKs raise their usual exception classes.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from thinkingthoughts.api.responses import FastJSONResponse
 from thinkingthoughts.errors import (
@@ -30,7 +31,6 @@ logger = logging.getLogger(__name__)
 
 OPENAI_PATH_PREFIX = "/v1/"
 BODY_NOT_JSON = "the request body is not valid JSON"
-ROUTE_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 _HTTP_ERROR_TYPES = {
     400: ("invalid_request_error", "invalid_request"),
@@ -73,15 +73,17 @@ def error_response(exc: GatewayError, *, openai: bool = False) -> FastJSONRespon
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """Every method some route answers at this path (Starlette names only the first's)."""
-    return [
-        method
-        for method in ROUTE_METHODS
-        if any(
-            route.matches({**request.scope, "method": method})[0] is Match.FULL
-            for route in request.app.router.routes
-        )
-    ]
+    """The methods of the first route template matching this path, as `/openapi.json`
+    publishes them (Starlette's own `Allow` names only the first route's method)."""
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        if _template_pattern(template).fullmatch(request.url.path):
+            return [method.upper() for method in operations]
+    return []
+
+
+@functools.cache
+def _template_pattern(template: str) -> re.Pattern[str]:
+    return re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)))
 
 
 def is_openai_route(request: Request) -> bool:
@@ -130,8 +132,8 @@ def install_error_handlers(app: FastAPI) -> None:
             # A body that is not even text (FastAPI's "error parsing the body"): the same
             # answer as malformed JSON.
             status_code, message = (400 if openai else 422), BODY_NOT_JSON
-        elif status_code == 405:
-            headers["Allow"] = ", ".join(allowed_methods(request))
+        elif status_code == 405 and (methods := allowed_methods(request)):
+            headers["Allow"] = ", ".join(methods)
             message = f"Method not allowed ({request.method} {request.url.path})"
         elif status_code == 404 and "endpoint" not in request.scope:
             # No route matched (a route's own 404 is a GatewayError): OpenAI's words.
