@@ -132,9 +132,10 @@ def install_error_handlers(app: FastAPI) -> None:
             # A body that is not even text (FastAPI's "error parsing the body"): the same
             # answer as malformed JSON.
             status_code, message = (400 if openai else 422), BODY_NOT_JSON
-        elif status_code == 405 and (methods := allowed_methods(request)):
-            headers["Allow"] = ", ".join(methods)
+        elif status_code == 405:
             message = f"Method not allowed ({request.method} {request.url.path})"
+            if methods := allowed_methods(request):
+                headers["Allow"] = ", ".join(methods)
         elif status_code == 404 and "endpoint" not in request.scope:
             # No route matched (a route's own 404 is a GatewayError): OpenAI's words.
             error_type = "invalid_request_error" if openai else error_type
