@@ -1,11 +1,12 @@
-"""`/v1/chat/completions` and `/v1/models`: the OpenAI-compatible surface over HTTP."""
+"""The OpenAI-compatible surface over HTTP: `/v1/chat/completions`, `/v1/models`, and
+`/v1/completions` and `/v1/embeddings` relayed to the upstream."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from sse_starlette import EventSourceResponse
@@ -21,7 +22,8 @@ from thinkingthoughts.chat.metering import estimate_prompt_tokens, reply_token_c
 from thinkingthoughts.errors import GatewayError
 from thinkingthoughts.openai_api.model_catalog import ModelCatalog
 from thinkingthoughts.openai_api.protocol import ChatCompletionRequest, ModelCard, ModelList
-from thinkingthoughts.openai_api.serving import OpenAIStream
+from thinkingthoughts.openai_api.relay import ChunkStream, UpstreamRelay
+from thinkingthoughts.openai_api.relay_protocol import CompletionRequest, EmbeddingRequest
 from thinkingthoughts.security.metering import KeyMeter
 from thinkingthoughts.value_rules import AcceptableText
 
@@ -30,6 +32,8 @@ router = APIRouter(prefix="/v1", tags=["openai"])
 SESSION_HEADER = "X-Session-Id"
 CLIENT_REF_LENGTH = 128
 DONE = "[DONE]"
+
+S = TypeVar("S", bound=ChunkStream)
 
 
 def model_catalog(resources: Resources) -> ModelCatalog:
@@ -119,6 +123,84 @@ async def chat_completions(
             await meter.close()
 
 
+def upstream_relay(resources: Resources) -> UpstreamRelay:
+    return UpstreamRelay(
+        database=resources.database, upstream=resources.upstream, models=resources.models
+    )
+
+
+Relay = Annotated[UpstreamRelay, Depends(upstream_relay)]
+
+
+@router.post("/completions", response_model=None)
+async def completions(
+    body: CompletionRequest,
+    principal: ChatPrincipal,
+    resources: Resources,
+    relay: Relay,
+    http: Request,
+) -> Response:
+    """A text completion, relayed: same key, limits and allow-lists as a chat; no persona."""
+    await relay.check_model(body.model, principal.policy)
+    payload = body.upstream_payload()
+    prompt_tokens = body.prompt_tokens()
+    meter = await resources.metering.admit(principal, estimated_tokens=prompt_tokens)
+    handed_to_stream = False
+    try:
+        await meter.begin(
+            persona=None,
+            model=body.model,
+            prompt_estimate=prompt_tokens,
+            reply_tokens=reply_token_ceiling(payload, resources.settings.max_tokens),
+        )
+        if not body.stream:
+            answer = await unless_client_leaves(http, relay.complete_text(payload, meter))
+            if answer is None:
+                return Response(status_code=CLIENT_CLOSED_REQUEST)
+            return FastJSONResponse(answer)
+        opening = await start_within_grace(
+            http, relay.open_text_stream(payload, include_usage=body.include_usage, meter=meter)
+        )
+        if opening is None:
+            return Response(status_code=CLIENT_CLOSED_REQUEST)
+        response = EventSourceResponse(
+            openai_sse_once_open(opening),
+            ping=resources.settings.sse_keepalive_seconds,
+            sep="\n",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            background=BackgroundTask(finish_opened, opening, meter),
+        )
+        handed_to_stream = True
+        return response
+    finally:
+        if not handed_to_stream:
+            await meter.close()
+
+
+@router.post("/embeddings", response_model=None)
+async def embeddings(
+    body: EmbeddingRequest,
+    principal: ChatPrincipal,
+    resources: Resources,
+    relay: Relay,
+    http: Request,
+) -> Response:
+    """Embeddings, relayed: the key's token window is charged the upstream's prompt tokens."""
+    await relay.check_model(body.model, principal.policy)
+    input_tokens = body.input_tokens()
+    meter = await resources.metering.admit(principal, estimated_tokens=input_tokens)
+    try:
+        await meter.begin(
+            persona=None, model=body.model, prompt_estimate=input_tokens, reply_tokens=0
+        )
+        answer = await unless_client_leaves(http, relay.embed(body.upstream_payload(), meter))
+        if answer is None:
+            return Response(status_code=CLIENT_CLOSED_REQUEST)
+        return FastJSONResponse(answer)
+    finally:
+        await meter.close()
+
+
 def session_header(session_id: str | None) -> dict[str, str]:
     return {SESSION_HEADER: session_id} if session_id else {}
 
@@ -132,9 +214,7 @@ def client_ref_from(user: str | None) -> str | None:
     return "sha256:" + hashlib.sha256(user.encode()).hexdigest()
 
 
-async def openai_sse_once_open(
-    opening: asyncio.Task[OpenAIStream],
-) -> AsyncIterator[dict[str, str]]:
+async def openai_sse_once_open(opening: asyncio.Task[S]) -> AsyncIterator[dict[str, str]]:
     try:
         stream = await opening
     except GatewayError as exc:
@@ -144,7 +224,7 @@ async def openai_sse_once_open(
         yield event
 
 
-async def finish_opened(opening: asyncio.Task[OpenAIStream], meter: KeyMeter) -> None:
+async def finish_opened(opening: asyncio.Task[S], meter: KeyMeter) -> None:
     """After the response, whatever happened: stop an upstream still opening, make sure
     an opened one is closed and recorded, and settle the key's meter."""
     try:
@@ -157,7 +237,7 @@ async def finish_opened(opening: asyncio.Task[OpenAIStream], meter: KeyMeter) ->
         await meter.close()
 
 
-async def openai_sse(stream: OpenAIStream) -> AsyncIterator[dict[str, str]]:
+async def openai_sse(stream: ChunkStream) -> AsyncIterator[dict[str, str]]:
     """`data:` events as OpenAI sends them, `[DONE]` last; an error after the start is a
     final `data:` event in OpenAI's error shape. `[DONE]` follows the stored reply, so a
     reply that could not be stored ends with the error instead."""

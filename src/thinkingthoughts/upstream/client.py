@@ -37,6 +37,9 @@ from thinkingthoughts.value_rules import loads_reply_json
 CONNECT_RETRIES = 2
 RETRY_BACKOFF_SECONDS = 0.2
 PROBE_TIMEOUT_SECONDS = 5.0
+CHAT_COMPLETIONS = "/chat/completions"
+TEXT_COMPLETIONS = "/completions"
+EMBEDDINGS = "/embeddings"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,15 +95,24 @@ class UpstreamClient:
     async def close(self) -> None:
         await self._session.close()
 
-    async def complete(self, payload: Mapping[str, Any]) -> Completion:
-        body = {**payload, "stream": False}
-        async with self._post("/chat/completions", body) as response:
+    async def complete(
+        self, payload: Mapping[str, Any], *, path: str = CHAT_COMPLETIONS
+    ) -> Completion:
+        """A whole chat completion, or a text one with `path=TEXT_COMPLETIONS`."""
+        data = await self.post_json(path, {**payload, "stream": False})
+        return completion_from(data, fallback_model=str(payload.get("model", "")))
+
+    async def post_json(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """The upstream's whole JSON object answering a POST to `path` (`/embeddings`)."""
+        async with self._post(path, body) as response:
             data = await _read_json(response)
         if not isinstance(data, dict):
             raise UpstreamError("the inference server answered with something that is not JSON")
-        return completion_from(data, fallback_model=str(payload.get("model", "")))
+        return data
 
-    async def open_stream(self, payload: Mapping[str, Any]) -> UpstreamStream:
+    async def open_stream(
+        self, payload: Mapping[str, Any], *, path: str = CHAT_COMPLETIONS
+    ) -> UpstreamStream:
         """Send a streaming request and wait for the upstream's status, not its tokens.
 
         Failures before the first byte (refused, 4xx, 5xx) raise here, so that the
@@ -114,7 +126,7 @@ class UpstreamClient:
         }
         try:
             async with asyncio.timeout(self._timeouts.first_token):
-                response = await self._send("POST", "/chat/completions", body, deadline=None)
+                response = await self._send("POST", path, body, deadline=None)
         except TimeoutError as exc:
             raise UpstreamTimeoutError(
                 "the inference server did not start its answer in time"

@@ -63,10 +63,22 @@ def usage_from(payload: Any) -> Usage | None:
     return Usage(prompt_tokens=prompt, completion_tokens=completion)
 
 
+def embedding_usage_from(payload: Any) -> Usage | None:
+    """An embeddings answer's usage: prompt tokens only (OpenAI and vLLM send no
+    `completion_tokens` there)."""
+    if not isinstance(payload, dict):
+        return None
+    prompt = payload.get("prompt_tokens")
+    if not isinstance(prompt, int) or isinstance(prompt, bool):
+        return None
+    return Usage(prompt_tokens=prompt, completion_tokens=0)
+
+
 def completion_from(payload: dict[str, Any], *, fallback_model: str) -> Completion:
+    """A chat completion's first message, or a text completion's first `text`."""
     choice = _first_choice(payload)
-    message = choice.get("message") or {}
-    content = message.get("content") if isinstance(message, dict) else None
+    message = choice.get("message")
+    content = message.get("content") if isinstance(message, dict) else choice.get("text")
     return Completion(
         content=content if isinstance(content, str) else "",
         finish_reason=choice.get("finish_reason"),
@@ -77,9 +89,12 @@ def completion_from(payload: dict[str, Any], *, fallback_model: str) -> Completi
 
 
 def chunk_from(payload: dict[str, Any]) -> StreamChunk:
+    """A chat chunk's `delta`, or a text completion chunk's `text`."""
     choice = _first_choice(payload)
     delta = choice.get("delta") or {}
     content = delta.get("content") if isinstance(delta, dict) else None
+    if "delta" not in choice:
+        content = choice.get("text")
     deltas = delta.get("tool_calls") if isinstance(delta, dict) else None
     return StreamChunk(
         content=content if isinstance(content, str) else "",
