@@ -29,12 +29,15 @@ class GatewayError(Exception):
     status_code = 500
     error_type = "internal_error"
     code = "internal_error"
+    param: str | None = None
+    """The request field at fault, when one is (OpenAI's `param`)."""
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(self, message: str, *, code: str | None = None, param: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
+        self.param = param
 
 
 class InvalidRequestError(GatewayError):

@@ -368,6 +368,48 @@ def test_a_missing_model_is_a_400_in_openai_shape(gateway: LiveGateway) -> None:
     assert response.json()["error"]["param"] == "model"
 
 
+OPENAI_REFUSALS = [
+    ('"n": 2', 400, "invalid_request_error", "n", "unsupported_value"),
+    ('"stream": "true"', 400, "invalid_request_error", "stream", "invalid_type"),
+    ('"max_tokens": 0', 400, "invalid_request_error", "max_tokens", "integer_below_min_value"),
+    ('"temperature": 2.5', 400, "invalid_request_error", "temperature", "decimal_above_max_value"),
+    ('"model": "nope"', 404, "invalid_request_error", "model", "model_not_found"),
+    ('"model": "persona:nobody"', 404, "invalid_request_error", "model", "model_not_found"),
+    ('"model": "thinkingthoughts-sim", "traits": {"tone": 2}', 400, "invalid_request_error",
+     "traits", "invalid_traits"),
+    ('"messages": []', 400, "invalid_request_error", "messages", "empty_array"),
+    ('"messages": [{"role": "user"}]', 400, "invalid_request_error", "messages.0", "invalid_value"),
+]  # fmt: skip
+"""Fields refused as OpenAI refuses them: status, `type`, `param` and `code`."""
+
+
+@pytest.mark.parametrize(("field", "status", "error_type", "param", "code"), OPENAI_REFUSALS)
+def test_refusals_name_type_param_and_code_as_openai_does(
+    gateway: LiveGateway, field: str, status: int, error_type: str, param: str, code: str
+) -> None:
+    body = '{"model": "persona:seline", "messages": [{"role": "user", "content": "hi"}], '
+    response = httpx.post(
+        gateway.base_url + "/v1/chat/completions",
+        headers={
+            "Authorization": f"Bearer {gateway.admin_key}",
+            "content-type": "application/json",
+        },
+        content=(body + field + "}").encode(),
+    )
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert (error["type"], error["param"], error["code"]) == (error_type, param, code)
+
+
+def test_a_missing_model_is_named_a_missing_required_parameter(gateway: LiveGateway) -> None:
+    response = httpx.post(
+        gateway.base_url + "/v1/chat/completions",
+        headers={"Authorization": f"Bearer {gateway.admin_key}"},
+        json={"messages": HELLO},
+    )
+    assert response.json()["error"]["code"] == "missing_required_parameter"
+
+
 def test_keys_are_checked_with_openai_errors(gateway: LiveGateway) -> None:
     with sdk(gateway, key="tt_wrong") as wrong, pytest.raises(openai.AuthenticationError):
         wrong.models.list()

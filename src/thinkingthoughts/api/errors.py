@@ -26,6 +26,7 @@ from thinkingthoughts.errors import (
     RateLimitedError,
 )
 from thinkingthoughts.observability.request_ids import request_id_header
+from thinkingthoughts.openai_api.errors import openai_error_type, validation_code
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,10 @@ def error_body(
 
 
 def gateway_error_body(exc: GatewayError, *, openai: bool = False) -> dict[str, Any]:
-    return error_body(exc.error_type, exc.message, exc.code, openai=openai)
+    if openai:
+        error_type = openai_error_type(exc.error_type)
+        return error_body(error_type, exc.message, exc.code, openai=True, param=exc.param)
+    return error_body(exc.error_type, exc.message, exc.code)
 
 
 def status_for(exc: GatewayError, *, openai: bool) -> int:
@@ -115,10 +119,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation_error(request: Request, exc: RequestValidationError) -> FastJSONResponse:
         openai = is_openai_route(request)
         message, param = describe_validation_errors(exc.errors())
+        code = validation_code(exc.errors()) if openai else "invalid_request"
         return FastJSONResponse(
-            error_body(
-                "invalid_request_error", message, "invalid_request", openai=openai, param=param
-            ),
+            error_body("invalid_request_error", message, code, openai=openai, param=param),
             status_code=400 if openai else 422,
         )
 

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from thinkingthoughts.value_rules import MAX_INT64, ClientModel, Int64, Number
 
@@ -72,7 +81,8 @@ class ChatCompletionRequest(ClientModel):
 
     model: str = Field(min_length=1)
     messages: list[ChatMessage] = Field(min_length=1)
-    stream: bool = False
+    stream: StrictBool = False
+    """Strict, as OpenAI's: `"true"` is a string, refused, not read as a boolean."""
     n: StrictInt | None = Field(default=None, ge=1)
     max_tokens: TokenCount | None = None
     max_completion_tokens: TokenCount | None = None
@@ -87,11 +97,14 @@ class ChatCompletionRequest(ClientModel):
     traits: dict[str, object] | None = None
     user: str | None = None
 
-    @model_validator(mode="after")
-    def _one_choice(self) -> Self:
-        if self.n is not None and self.n > 1:
-            raise ValueError("n > 1 is not supported: ask for one choice per request")
-        return self
+    @field_validator("n")
+    @classmethod
+    def _one_choice(cls, n: int | None) -> int | None:
+        if n is not None and n > 1:
+            raise PydanticCustomError(
+                "unsupported_value", "n > 1 is not supported: ask for one choice per request"
+            )
+        return n
 
     @property
     def persona_slug(self) -> str | None:

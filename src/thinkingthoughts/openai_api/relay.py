@@ -68,6 +68,7 @@ class UpstreamRelay:
             raise InvalidRequestError(
                 f"`{model}` is a persona model: personas answer on /v1/chat/completions only",
                 code="model_not_supported",
+                param="model",
             )
         require_allowed(policy, persona_slug=None, model=model)
         await self._models.resolve_named(model)

@@ -158,7 +158,9 @@ class OpenAIChatService:
             else:
                 if request.traits:
                     raise InvalidRequestError(
-                        "'traits' apply to persona models (persona:<slug>)", code="invalid_traits"
+                        "'traits' apply to persona models (persona:<slug>)",
+                        code="invalid_traits",
+                        param="traits",
                     )
                 upstream_model = (await self._models.resolve_named(request.model)).name
             require_allowed(

@@ -27,7 +27,9 @@ Clock = Callable[[], float]
 
 
 def model_not_found(model: str) -> NotFoundError:
-    return NotFoundError(f"The model `{model}` does not exist.", code="model_not_found")
+    return NotFoundError(
+        f"The model `{model}` does not exist.", code="model_not_found", param="model"
+    )
 
 
 @dataclass(frozen=True, slots=True)
