@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field, StrictBool, StrictInt
+from pydantic import ConfigDict, Field, StrictBool
 
 from thinkingthoughts.chat.metering import estimate_prompt_tokens
 from thinkingthoughts.openai_api.protocol import TokenCount
-from thinkingthoughts.value_rules import MAX_INT64, ClientModel
+from thinkingthoughts.value_rules import MAX_INT64, NUMBERS_ONLY, ClientModel
 
-TokenId = Annotated[StrictInt, Field(ge=0, le=MAX_INT64)]
+TokenId = Annotated[int, Field(ge=0, le=MAX_INT64), NUMBERS_ONLY]
 TokenIds = Annotated[list[TokenId], Field(min_length=1)]
 TextOrTokens = str | Annotated[list[str], Field(min_length=1)] | TokenIds | list[TokenIds]
 """What OpenAI takes as a prompt or an embedding input: text, texts, or token ids."""
