@@ -124,6 +124,7 @@ def create_app(
     for module in (health, metrics, chat, personas, traits, sessions, keys, openai):
         app.include_router(module.router)
     install_openapi_contract(app)
+    traits.install_trait_ids_in_contract(app, load_trait_catalog(settings.traits_file))
     if tracing is not None:
         tracing.instrument_app(app)
     return app

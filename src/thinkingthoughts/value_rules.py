@@ -8,7 +8,8 @@ Decided once, here, and enforced at the edge for every API:
   Python string a well-formed pair is already one code point, so any surrogate code point
   left is a lone one. Dictionary keys are text too.
 - Integers lie in the signed 64-bit range, what both databases and the JSON encoder hold;
-  `true` is not an integer where a number is declared (`Int64`, `Number`).
+  `true` and `"2"` are not integers, `2.0` is one, as JSON Schema counts them (`Int64`,
+  `NUMBERS_ONLY`); `true` is not a number either (`Number`).
 - Floats are finite: `1e400` decodes as infinity and `NaN` as not-a-number, and JSON can
   carry neither onwards.
 
@@ -120,8 +121,6 @@ AcceptableText = Annotated[str, AfterValidator(require_acceptable)]
 """A path or query parameter (an id, a ref, a name): text the gateway accepts."""
 AcceptableJsonObject = Annotated[dict[str, Any], AfterValidator(require_acceptable)]
 """A free-form JSON object (a merge patch, passthrough fields) whose every part is checked."""
-Int64 = Annotated[StrictInt, Field(ge=MIN_INT64, le=MAX_INT64)]
-"""An integer a client sends: within 64 bits, and never `true` or `false`."""
 
 
 def refuse_boolean(value: T) -> T:
@@ -129,6 +128,23 @@ def refuse_boolean(value: T) -> T:
     if isinstance(value, bool):
         raise ValueError("must be a number, not true or false")
     return value
+
+
+def refuse_non_number(value: T) -> T:
+    """Only a JSON number may become an integer: not `true` or `false`, and not `"2"`,
+    which pydantic's lax mode would read as 2 though JSON Schema calls it a string."""
+    if isinstance(value, str | bytes | bytearray):
+        raise ValueError("must be a number, not a string")
+    return refuse_boolean(value)
+
+
+NUMBERS_ONLY = BeforeValidator(refuse_non_number)
+"""Makes an `int` field take integers as JSON Schema counts them: `2` and `2.0` alike
+(`2.5`, `true` and `"2"` are refused). Put it last, after the field's bounds:
+`Annotated[int, Field(ge=1, le=5), NUMBERS_ONLY]` (bounds placed after a validator are
+enforced but published under pydantic's names, not as `minimum` and `maximum`)."""
+Int64 = Annotated[int, Field(ge=MIN_INT64, le=MAX_INT64), NUMBERS_ONLY]
+"""An integer a client sends, within 64 bits (see `NUMBERS_ONLY`)."""
 
 
 Number = Annotated[StrictFloat | StrictInt, BeforeValidator(refuse_boolean)]
@@ -202,8 +218,31 @@ def _storable_parts(value: T) -> T:
     return value
 
 
-ACCEPTABLE_TEXT_PATTERN = "^[^\\u0000\\ud800-\\udfff]*$"
-"""The text rule as a JSON Schema pattern, for the published API documents."""
+ACCEPTABLE_TEXT_PATTERN = "^[^\\u0000]*$"
+"""The text rule as a JSON Schema pattern, for the published API documents. It names NUL
+only: regex engines that read strings as Unicode scalar values (Rust's, used by JSON Schema
+validators such as the fuzzer's) refuse a pattern naming surrogates, and drop it whole, NUL
+included. A lone surrogate is not a Unicode scalar value, so no such engine (nor I-JSON,
+RFC 7493) counts a string holding one as text in the first place."""
+WHITESPACE_CLASS = (
+    "\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+)
+"""Unicode's White_Space characters, what pydantic strips (`strip_whitespace`), as a
+character class body that Python's, Rust's and ECMA-262's regex engines all read alike."""
+NON_BLANK_TEXT_PATTERN = f"^[^\\u0000]*[^\\u0000{WHITESPACE_CLASS}][^\\u0000]*$"
+"""Acceptable text with something besides whitespace: what a stripped field that must not
+be empty accepts, as a JSON Schema pattern."""
+_BLANK = re.compile(f"[{WHITESPACE_CLASS}]*")
+
+
+def is_blank(text: str) -> bool:
+    """True when `text` is empty or only whitespace, as `NON_BLANK_TEXT_PATTERN` says."""
+    return _BLANK.fullmatch(text) is not None
+
+
+NON_BLANK = Field(json_schema_extra={"pattern": NON_BLANK_TEXT_PATTERN})
+"""Publishes that a stripped text field with `min_length=1` refuses blank text (pydantic
+strips before it counts, so `minLength` alone would call `"  "` valid)."""
 ACCEPTABLE_VALUE_SCHEMA = "AcceptableValue"
 """Name of the document's schema of a free-form JSON value that follows every rule."""
 
@@ -226,7 +265,9 @@ def document_value_rules(schemas: dict[str, Any], fragment: Any) -> None:
         fragment["minimum"] = max(fragment.get("minimum", MIN_INT64), MIN_INT64)
         fragment["maximum"] = min(fragment.get("maximum", MAX_INT64), MAX_INT64)
     if kind == "object":
-        fragment.setdefault("propertyNames", {"pattern": ACCEPTABLE_TEXT_PATTERN})
+        names = fragment.setdefault("propertyNames", {})
+        if isinstance(names, dict) and not {"enum", "const", "pattern"} & names.keys():
+            names["pattern"] = ACCEPTABLE_TEXT_PATTERN
         if fragment.get("additionalProperties", True) is True:
             fragment["additionalProperties"] = {"$ref": _value_ref()}
             schemas.setdefault(ACCEPTABLE_VALUE_SCHEMA, _acceptable_value_schema())

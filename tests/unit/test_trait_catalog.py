@@ -209,7 +209,11 @@ def test_unknown_trait_names_it_and_lists_known_ones() -> None:
     assert isinstance(caught.value, InvalidRequestError)
 
 
-@pytest.mark.parametrize("level", [0, 6, -1, True, False, 3.0, 2.5, "3", None, [3]])
+def test_a_whole_float_level_is_the_integer_it_holds() -> None:
+    assert validate_trait_levels(CATALOG, {"emotion": 3.0}) == {"emotion": 3}
+
+
+@pytest.mark.parametrize("level", [0, 6, -1, True, False, 6.0, 2.5, "3", None, [3]])
 def test_level_must_be_an_integer_from_one_to_five(level: object) -> None:
     with pytest.raises(TraitLevelError) as caught:
         validate_trait_levels(CATALOG, {"emotion": level})

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+import re
+from typing import Annotated, Any
 
 import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, StringConstraints, TypeAdapter, ValidationError
 
 from thinkingthoughts.value_rules import (
     MAX_INT64,
     MIN_INT64,
+    NON_BLANK_TEXT_PATTERN,
     REPLACEMENT_CHARACTER,
     ClientModel,
     Int64,
     Number,
+    is_blank,
     loads_reply_json,
     number_problem,
     require_acceptable,
@@ -130,6 +133,34 @@ def test_non_finite_floats_are_refused(number: float) -> None:
 def test_finite_floats_are_accepted(number: float) -> None:
     assert number_problem(number) is None
     assert Declared(number=number).number == number
+
+
+@given(INT64.filter(lambda n: abs(n) <= 2**53))
+def test_a_whole_float_is_the_integer_it_holds(number: int) -> None:
+    assert Declared(count=float(number)).count == number
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False).filter(lambda x: not x.is_integer()))
+def test_a_float_with_a_fraction_is_not_an_integer(number: float) -> None:
+    with pytest.raises(ValidationError):
+        Declared(count=number)
+
+
+@given(INT64)
+def test_a_string_of_digits_is_not_an_integer(number: int) -> None:
+    with pytest.raises(ValidationError):
+        Declared(count=str(number))
+
+
+@given(ACCEPTABLE_TEXT)
+def test_blank_means_what_pydantic_strips(text: str) -> None:
+    stripped = TypeAdapter(Annotated[str, StringConstraints(strip_whitespace=True)])
+    assert is_blank(text) == (stripped.validate_python(text) == "")
+
+
+@given(ACCEPTABLE_TEXT)
+def test_the_non_blank_pattern_says_what_is_blank(text: str) -> None:
+    assert (re.fullmatch(NON_BLANK_TEXT_PATTERN, text) is None) == is_blank(text)
 
 
 @given(st.booleans())

@@ -2,15 +2,63 @@
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictFloat, model_validator
 
-from thinkingthoughts.value_rules import ClientModel, Number
+from thinkingthoughts.personas.sheet import RequestedTraits
+from thinkingthoughts.value_rules import (
+    NON_BLANK,
+    NON_BLANK_TEXT_PATTERN,
+    NUMBERS_ONLY,
+    ClientModel,
+    is_blank,
+)
+
+_ABSENT_OR_NULL: dict[str, Any] = {"type": "null"}
+_NO_HISTORY: dict[str, Any] = {"anyOf": [{"type": "null"}, {"type": "array", "maxItems": 0}]}
+_SENT = {"message": {"type": "string"}, "messages": {"type": "array"}}
+
+CHAT_REQUEST_RULES: dict[str, Any] = {
+    "allOf": [
+        {
+            "if": {"required": ["regenerate"], "properties": {"regenerate": {"const": True}}},
+            "then": {
+                "required": ["session_id"],
+                "properties": {
+                    "session_id": {"type": "string"},
+                    "message": _ABSENT_OR_NULL,
+                    "messages": _ABSENT_OR_NULL,
+                    "history": _NO_HISTORY,
+                },
+            },
+            "else": {
+                "oneOf": [
+                    {"required": [name], "properties": {name: schema}}
+                    for name, schema in _SENT.items()
+                ]
+            },
+        },
+        {
+            "if": {"required": ["session_id"], "properties": {"session_id": {"type": "string"}}},
+            "then": {"properties": {"history": _NO_HISTORY}},
+        },
+    ]
+}
+"""`ChatRequest._one_way_to_send_messages` as JSON Schema, so that the published document
+calls valid exactly the combinations the gateway accepts (a missing field and null are one)."""
 
 
 class ChatMessageIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A message of `messages` or `history`; the user's must not be blank."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "if": {"properties": {"role": {"const": "user"}}},
+            "then": {"properties": {"content": {"pattern": NON_BLANK_TEXT_PATTERN}}},
+        },
+    )
 
     role: Literal["system", "user", "assistant"]
     content: str
@@ -18,22 +66,32 @@ class ChatMessageIn(BaseModel):
 
 class ChatRequest(ClientModel):
     """A turn. `message` alone starts or continues a session; `messages` (or `history`
-    plus `message`) without a session is a stateless call, as the original prototype's."""
+    plus `message`) without a session is a stateless call, as the original prototype's.
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    `history` holds earlier turns, put before `message` or `messages`; an empty one is no
+    history. The turn may end on any role (an assistant message is a start the model
+    continues, as OpenAI's API accepts). The published schema states every rule
+    (`CHAT_REQUEST_RULES`).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, json_schema_extra=CHAT_REQUEST_RULES
+    )
 
     session_id: str | None = Field(default=None, max_length=64)
     persona: str | None = Field(default=None, min_length=1, max_length=64)
-    traits: dict[str, object] = Field(
+    traits: RequestedTraits = Field(
         default_factory=dict, validation_alias=AliasChoices("traits", "sliders")
     )
-    message: str | None = None
-    messages: list[ChatMessageIn] | None = None
+    message: Annotated[str, NON_BLANK] | None = None
+    messages: list[ChatMessageIn] | None = Field(default=None, min_length=1)
     history: list[ChatMessageIn] | None = None
     stream: bool = False
-    temperature: Number | None = Field(default=None, ge=0, le=2)
-    top_p: Number | None = Field(default=None, gt=0, le=1)
-    max_tokens: StrictInt | None = Field(default=None, ge=1, le=1_000_000)
+    # StrictFloat takes 1 as 1.0 and refuses true; bounds on a union (`Number`) would be
+    # published under pydantic's own names, which no JSON Schema reader knows.
+    temperature: Annotated[StrictFloat, Field(ge=0, le=2)] | None = None
+    top_p: Annotated[StrictFloat, Field(gt=0, le=1)] | None = None
+    max_tokens: Annotated[int, Field(ge=1, le=1_000_000), NUMBERS_ONLY] | None = None
     model: str | None = Field(default=None, min_length=1, max_length=200)
     regenerate: bool = False
     """With `session_id` and no message: answer the last user message again."""
@@ -48,23 +106,19 @@ class ChatRequest(ClientModel):
             return self
         if (self.message is None) == (self.messages is None):
             raise ValueError("send either 'message' (a string) or 'messages' (a list)")
-        if self.history is not None and self.message is None:
-            raise ValueError("'history' goes with 'message'")
-        if self.history is not None and self.session_id is not None:
+        if self.history and self.session_id is not None:
             raise ValueError("'history' is for stateless calls; a session keeps its own")
-        turns = self.turns()
-        if not turns:
-            raise ValueError("'messages' must not be empty")
-        if any(not m.content.strip() for m in turns if m.role == "user"):
+        if any(is_blank(m.content) for m in self.turns() if m.role == "user"):
             raise ValueError("a user message must not be empty")
-        if turns[-1].role != "user":
-            raise ValueError("the last message must be the user's")
         return self
 
     def turns(self) -> list[ChatMessageIn]:
-        if self.message is not None:
-            return [*(self.history or []), ChatMessageIn(role="user", content=self.message)]
-        return list(self.messages or [])
+        sent = (
+            [ChatMessageIn(role="user", content=self.message)]
+            if self.message is not None
+            else list(self.messages or [])
+        )
+        return [*(self.history or []), *sent]
 
     @property
     def stateless(self) -> bool:

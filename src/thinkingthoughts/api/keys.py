@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, Field, StrictInt, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from thinkingthoughts.api.deps import AdminPrincipal, ReadPrincipal, Resources
 from thinkingthoughts.errors import NotFoundError
@@ -30,15 +30,19 @@ from thinkingthoughts.security.key_policy import KeyPolicy, policy_with
 from thinkingthoughts.security.principal import Principal
 from thinkingthoughts.security.usage_report import UsageReport, read_usage_report
 from thinkingthoughts.storage.clock import utcnow
-from thinkingthoughts.value_rules import AcceptableText, ClientModel
+from thinkingthoughts.value_rules import NON_BLANK, NUMBERS_ONLY, AcceptableText, ClientModel
 
 SELF = "me"
 """The key ref that names the calling key itself."""
 
-LimitValue = Annotated[StrictInt | None, Field(ge=0, le=100_000_000)]
+LimitValue = Annotated[int, Field(ge=0, le=100_000_000), NUMBERS_ONLY] | None
 """A per-key limit: null takes the gateway's default, 0 means no limit (never `false`)."""
 AllowList = Annotated[
-    list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]]
+    list[
+        Annotated[
+            str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NON_BLANK
+        ]
+    ]
     | None,
     Field(max_length=200),
 ]
@@ -91,7 +95,7 @@ class KeyCreate(KeyPolicyFields):
     name: str = Field(min_length=1, max_length=100)
     scopes: list[Scope] = Field(default_factory=lambda: [Scope.CHAT], min_length=1)
     owner: str | None = Field(default=None, min_length=1, max_length=128)
-    expires_in_days: StrictInt | None = Field(default=None, ge=1, le=3650)
+    expires_in_days: Annotated[int, Field(ge=1, le=3650), NUMBERS_ONLY] | None = None
 
 
 class KeyUpdate(KeyPolicyFields):

@@ -16,10 +16,10 @@ from thinkingthoughts.api.deps import ChatPrincipal, DbSession, ReadPrincipal, R
 from thinkingthoughts.chat.context import estimate_tokens
 from thinkingthoughts.errors import NotFoundError
 from thinkingthoughts.personas.registry import PersonaRecord
-from thinkingthoughts.personas.sheet import PersonaSheet
+from thinkingthoughts.personas.sheet import PersonaPatch, PersonaSheet, RequestedTraits
 from thinkingthoughts.resources import GatewayResources
 from thinkingthoughts.security.principal import Principal
-from thinkingthoughts.value_rules import AcceptableJsonObject, AcceptableText, ClientModel
+from thinkingthoughts.value_rules import AcceptableText, ClientModel
 
 router = APIRouter(prefix="/api/personas", tags=["personas"])
 
@@ -39,7 +39,7 @@ class PersonaList(BaseModel):
 
 
 class PreviewRequest(ClientModel):
-    traits: dict[str, object] = Field(default_factory=dict)
+    traits: RequestedTraits = Field(default_factory=dict)
 
 
 class PreviewOut(BaseModel):
@@ -120,14 +120,15 @@ async def replace_persona(
 @router.patch("/{ref}")
 async def update_persona(
     ref: AcceptableText,
-    changes: AcceptableJsonObject,
+    changes: PersonaPatch,
     principal: ChatPrincipal,
     resources: Resources,
     db: DbSession,
 ) -> PersonaOut:
     """A merge patch: the fields sent replace the stored ones; the result must be valid."""
+    sent = changes.model_dump(exclude_unset=True)
     async with db.begin():
-        record = await resources.personas.update(db, ref, changes, editor=principal.persona_owner)
+        record = await resources.personas.update(db, ref, sent, editor=principal.persona_owner)
     resources.personas.forget()
     return persona_out(record)
 

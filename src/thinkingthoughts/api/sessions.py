@@ -20,7 +20,7 @@ from thinkingthoughts.errors import NotFoundError
 from thinkingthoughts.security.principal import Principal
 from thinkingthoughts.storage import message_store, persona_store, session_store
 from thinkingthoughts.storage.models import ChatSession, Message
-from thinkingthoughts.value_rules import MAX_INT64, AcceptableText, ClientModel
+from thinkingthoughts.value_rules import MAX_INT64, NON_BLANK, AcceptableText, ClientModel
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"])
 
@@ -67,7 +67,9 @@ class SessionDetail(SessionOut):
     offset: int
 
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NON_BLANK
+]
 """A session title: stored without surrounding spaces; a blank one is refused, not stored."""
 
 

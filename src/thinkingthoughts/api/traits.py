@@ -1,11 +1,15 @@
-"""`GET /api/traits`: the trait catalog, so that clients build their sliders from data."""
+"""`GET /api/traits`: the trait catalog, so that clients build their sliders from data;
+and the catalog's ids in the published document, where requests name traits."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel
 
 from thinkingthoughts.api.deps import ReadPrincipal, Resources
+from thinkingthoughts.personas.catalog import TraitCatalog, publish_trait_ids
 
 router = APIRouter(prefix="/api", tags=["traits"])
 
@@ -45,3 +49,16 @@ async def read_traits(_: ReadPrincipal, resources: Resources) -> TraitCatalogOut
             for d in catalog.dimensions
         ],
     )
+
+
+def install_trait_ids_in_contract(app: FastAPI, catalog: TraitCatalog) -> None:
+    """Make `app.openapi()` name `catalog`'s ids wherever a request takes trait levels
+    (the catalog is the operator's, so no model can know its ids)."""
+    build_document = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = build_document()
+        publish_trait_ids(document, catalog)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -70,6 +70,35 @@ class TraitCatalog:
         return trait_id in self._by_id
 
 
+TRAIT_ID_TITLE = "TraitId"
+"""Title of the published schema of a trait id. Its ids are the running catalog's (an
+operator's TT_TRAITS_FILE), which only the app knows: it adds them (`publish_trait_ids`)."""
+TRAIT_MAP_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "propertyNames": {"title": TRAIT_ID_TITLE, "type": "string"},
+    "additionalProperties": {
+        "type": "integer",
+        "minimum": MIN_TRAIT_LEVEL,
+        "maximum": MAX_TRAIT_LEVEL,
+    },
+}
+"""The published schema of levels by trait id: what `validate_trait_levels` accepts."""
+
+
+def publish_trait_ids(fragment: Any, catalog: TraitCatalog) -> None:
+    """Give every trait id schema (titled `TRAIT_ID_TITLE`) in a JSON Schema or OpenAPI
+    fragment the catalog's ids as its enum, in place."""
+    if isinstance(fragment, list):
+        for item in fragment:
+            publish_trait_ids(item, catalog)
+    elif isinstance(fragment, dict):
+        if fragment.get("title") == TRAIT_ID_TITLE:
+            fragment.pop("pattern", None)  # the ids say more
+            fragment["enum"] = list(catalog.ids)
+        for value in fragment.values():
+            publish_trait_ids(value, catalog)
+
+
 def load_trait_catalog(path: Path | None = None) -> TraitCatalog:
     """Read and check the catalog file at `path`, or the bundled one when `path` is None.
 
@@ -187,24 +216,31 @@ def validate_trait_levels(catalog: TraitCatalog, levels: Mapping[str, object]) -
     """Check requested levels against the catalog; returns them in catalog order.
 
     Raises UnknownTraitError for an id the catalog lacks and TraitLevelError for a level
-    that is not an integer from 1 to 5 (booleans and floats included).
+    that is not an integer from 1 to 5 (a whole float such as 2.0 is one; booleans,
+    strings and fractions are not).
     """
     valid: dict[str, int] = {}
     for trait_id, level in levels.items():
         if trait_id not in catalog:
             known = ", ".join(catalog.ids)
             raise UnknownTraitError(f"unknown trait '{trait_id}'; known traits: {known}")
-        if (
-            not isinstance(level, int)
-            or isinstance(level, bool)
-            or not MIN_TRAIT_LEVEL <= level <= MAX_TRAIT_LEVEL
-        ):
+        whole = _whole_level(level)
+        if whole is None:
             raise TraitLevelError(
                 f"trait '{trait_id}' level must be an integer from {MIN_TRAIT_LEVEL} "
                 f"to {MAX_TRAIT_LEVEL}, got {level!r}"
             )
-        valid[trait_id] = level
+        valid[trait_id] = whole
     return {trait_id: valid[trait_id] for trait_id in catalog.ids if trait_id in valid}
+
+
+def _whole_level(level: object) -> int | None:
+    # An integer as JSON Schema counts them: 2.0 is the level 2; true and "2" are not levels.
+    if isinstance(level, float) and level.is_integer():
+        level = int(level)
+    if isinstance(level, int) and not isinstance(level, bool):
+        return level if MIN_TRAIT_LEVEL <= level <= MAX_TRAIT_LEVEL else None
+    return None
 
 
 def resolve_trait_levels(

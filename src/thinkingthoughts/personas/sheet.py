@@ -5,11 +5,25 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Container
-from typing import Annotated, Literal
+from copy import copy
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, StrictInt, StringConstraints, field_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    create_model,
+    field_validator,
+)
+from pydantic.fields import FieldInfo
 
-from thinkingthoughts.value_rules import ClientModel
+from thinkingthoughts.personas.catalog import MAX_TRAIT_LEVEL, MIN_TRAIT_LEVEL, TRAIT_MAP_SCHEMA
+from thinkingthoughts.value_rules import (
+    NON_BLANK,
+    NUMBERS_ONLY,
+    ClientModel,
+)
 
 MAX_NAME_CHARS = 100
 MAX_SLUG_CHARS = 63
@@ -28,12 +42,32 @@ FALLBACK_SLUG = "persona"
 
 Locale = Literal["en", "fr"]
 ShortText = Annotated[str, StringConstraints(max_length=MAX_SHORT_TEXT_CHARS)]
-ListItem = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LIST_ITEM_CHARS)]
-AppearanceKey = Annotated[str, StringConstraints(min_length=1, max_length=MAX_APPEARANCE_KEY_CHARS)]
-AppearanceValue = Annotated[
-    str, StringConstraints(min_length=1, max_length=MAX_APPEARANCE_VALUE_CHARS)
+ListItem = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_LIST_ITEM_CHARS), NON_BLANK
 ]
-TraitLevel = Annotated[StrictInt, Field(ge=1, le=5)]
+AppearanceKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_APPEARANCE_KEY_CHARS), NON_BLANK
+]
+AppearanceValue = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_APPEARANCE_VALUE_CHARS), NON_BLANK
+]
+TraitLevel = Annotated[int, Field(ge=MIN_TRAIT_LEVEL, le=MAX_TRAIT_LEVEL), NUMBERS_ONLY]
+TraitLevels = Annotated[dict[str, TraitLevel], WithJsonSchema(TRAIT_MAP_SCHEMA)]
+"""Levels by trait id; the ids are checked against the catalog by whoever holds it."""
+RequestedTraits = Annotated[dict[str, object], WithJsonSchema(TRAIT_MAP_SCHEMA)]
+"""Levels a request asks for, checked as a whole by `validate_trait_levels` (its errors
+name the trait), published as the same map."""
+MAX_NUMERIC_AGE = 2**53 - 1
+"""The largest age sent as a number: every JSON reader holds it exactly (JavaScript's
+largest safe integer), so that the published bound means the same to every client."""
+AGE_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "maxLength": MAX_AGE_CHARS},
+        {"type": "integer", "minimum": 0, "maximum": MAX_NUMERIC_AGE},
+        {"type": "null"},
+    ]
+}
+"""Ages are free text ("ageless", "about 30"); a plain number is taken as its text."""
 
 _OPTIONAL_TEXT_FIELDS = (
     "greeting",
@@ -55,11 +89,13 @@ class PersonaSheet(ClientModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
+    name: Annotated[str, NON_BLANK] = Field(min_length=1, max_length=MAX_NAME_CHARS)
     slug: str = Field(pattern=SLUG_PATTERN)
     base_prompt: str = Field(default="", max_length=MAX_PROMPT_CHARS)
     greeting: str | None = Field(default=None, max_length=MAX_GREETING_CHARS)
-    age: str | None = Field(default=None, max_length=MAX_AGE_CHARS)
+    age: Annotated[str | None, WithJsonSchema(AGE_SCHEMA)] = Field(
+        default=None, max_length=MAX_AGE_CHARS
+    )
     tone: ShortText | None = None
     humor: ShortText | None = None
     favorite_expressions: list[ListItem] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
@@ -71,14 +107,18 @@ class PersonaSheet(ClientModel):
         default_factory=dict, max_length=MAX_APPEARANCE_KEYS
     )
     example_dialogue: str | None = Field(default=None, max_length=MAX_PROMPT_CHARS)
-    default_traits: dict[str, TraitLevel] = Field(default_factory=dict)
+    default_traits: TraitLevels = Field(default_factory=dict)
     locale: Locale = "en"
 
     @field_validator("age", mode="before")
     @classmethod
     def _age_as_text(cls, value: object) -> object:
-        # Ages are free text ("ageless", "about 30"); a plain number is accepted as such.
+        # See AGE_SCHEMA; 30.0 is the integer 30, as JSON Schema counts integers.
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
         if isinstance(value, int) and not isinstance(value, bool):
+            if not 0 <= value <= MAX_NUMERIC_AGE:
+                raise ValueError(f"an age given as a number is from 0 to {MAX_NUMERIC_AGE}")
             return str(value)
         return value
 
@@ -89,6 +129,33 @@ class PersonaSheet(ClientModel):
         if isinstance(value, str) and not value.strip():
             return None
         return value
+
+
+def _patch_field(field: FieldInfo) -> tuple[Any, FieldInfo]:
+    optional = copy(field)
+    optional.default, optional.default_factory = None, None
+    return field.annotation, optional
+
+
+def _without_defaults(schema: dict[str, Any]) -> None:
+    # A field left out is left unchanged: no default is published, least of all a null
+    # for a field that refuses null.
+    for field_schema in schema.get("properties", {}).values():
+        field_schema.pop("default", None)
+
+
+_PATCH_FIELDS: dict[str, Any] = {
+    name: _patch_field(field) for name, field in PersonaSheet.model_fields.items()
+}
+PersonaPatch = create_model(
+    "PersonaPatch",
+    __base__=PersonaSheet,
+    __doc__="""A merge patch of a sheet: any of its fields, each with the sheet's rules; the
+    fields sent replace the stored ones. Unknown fields are refused, as in a whole sheet.""",
+    **_PATCH_FIELDS,
+)
+PersonaPatch.model_config["json_schema_extra"] = _without_defaults
+PersonaPatch.model_rebuild(force=True)
 
 
 _LIGATURES = str.maketrans(
