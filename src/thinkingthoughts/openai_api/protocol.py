@@ -53,7 +53,7 @@ class ChatMessage(BaseModel):
 
     @model_validator(mode="after")
     def _content_where_required(self) -> Self:
-        # An assistant calling tools, or a function in the deprecated shape, may say nothing.
+        # An assistant calling tools (or a function, in the deprecated shape) may say nothing.
         carries_calls = self.role == "assistant" and (
             getattr(self, "tool_calls", None) or getattr(self, "function_call", None)
         )
