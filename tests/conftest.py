@@ -4,8 +4,9 @@
 PostgreSQL database (created on the server named by TT_TEST_DATABASE_URL, dropped
 afterwards). Without that variable the PostgreSQL run is skipped; with it, a server
 that cannot be reached fails the test. `database` is a migrated `Database` on that URL.
-`redis_url` is the Redis named by TT_TEST_REDIS_URL, flushed before the test; without the
-variable the test is skipped, and with it an unreachable server fails the test.
+`redis_url` is the Redis named by TT_TEST_REDIS_URL (one database per test worker, counting
+down from that URL's), flushed before the test; without the variable the test is skipped,
+and with it an unreachable server fails the test.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -99,12 +101,24 @@ async def database(database_url: str) -> AsyncIterator[Database]:
 REDIS_URL_VARIABLE = "TT_TEST_REDIS_URL"
 
 
+def worker_redis_url(url: str, worker: str | None) -> str:
+    """The Redis database of one test worker: the URL's own for the first (or only) worker,
+    the ones below it for the others, so workers never flush each other's keys."""
+    index = int(worker.removeprefix("gw")) if worker and worker.startswith("gw") else 0
+    parsed = urlsplit(url)
+    database = int(parsed.path.lstrip("/") or 0) - index
+    if database < 0:
+        raise pytest.UsageError(f"{REDIS_URL_VARIABLE}: too few Redis databases below it")
+    return urlunsplit(parsed._replace(path=f"/{database}"))
+
+
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     """A Redis database, emptied before the test (use a database number of its own)."""
     url = os.environ.get(REDIS_URL_VARIABLE)
     if not url:
         pytest.skip(f"{REDIS_URL_VARIABLE} not set")
+    url = worker_redis_url(url, os.environ.get("PYTEST_XDIST_WORKER"))
     client = redis.Redis.from_url(url, socket_connect_timeout=5)
     try:
         client.flushdb()
