@@ -52,7 +52,8 @@ ROUTE_STATUSES: dict[tuple[str, str], frozenset[int]] = {
     ("POST", "/v1/completions"): frozenset({404}) | UPSTREAM_STATUSES,
     ("POST", "/v1/embeddings"): frozenset({404}) | UPSTREAM_STATUSES,
     ("GET", "/v1/models"): UPSTREAM_STATUSES,
-    ("GET", "/v1/models/{model}"): UPSTREAM_STATUSES,
+    ("GET", "/v1/models/{model_id}"): UPSTREAM_STATUSES,
+    ("GET", "/health/ready"): frozenset({503}),
     ("POST", "/api/personas"): frozenset({409}),
     ("PUT", "/api/personas/{ref}"): frozenset({409}),
     ("PATCH", "/api/personas/{ref}"): frozenset({409}),
@@ -68,6 +69,17 @@ STREAMED_ROUTES = frozenset(
     {("POST", "/api/chat"), ("POST", "/v1/chat/completions"), ("POST", "/v1/completions")}
 )
 """Routes that answer `"stream": true` with Server-Sent Events instead of JSON."""
+SERVER_SENT_EVENT = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string"},
+        "data": {"type": "string"},
+        "id": {"type": "string"},
+        "retry": {"type": "integer", "minimum": 0},
+    },
+    "required": ["data"],
+}
+"""One event of a stream (`itemSchema`: the stream is a sequence of these)."""
 
 EXTRA_MEDIA_TYPES: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/api/sessions/{session_id}/export"): ("text/markdown",),
@@ -159,7 +171,7 @@ def _complete_operation(operation: dict[str, Any], method: str, path: str) -> No
         return
     content = success.setdefault("content", {})
     if (method, path) in STREAMED_ROUTES:
-        content[EVENT_STREAM] = {"schema": {"type": "string"}}
+        content[EVENT_STREAM] = {"itemSchema": SERVER_SENT_EVENT}
     for media_type in EXTRA_MEDIA_TYPES.get((method, path), ()):
         content[media_type] = {"schema": {"type": "string"}}
 
