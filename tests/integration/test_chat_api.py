@@ -116,6 +116,19 @@ def test_sampling_parameters_pass_through(
     assert (sent["temperature"], sent["top_p"], sent["max_tokens"]) == (0.3, 0.9, 7)
 
 
+def test_a_max_tokens_beyond_the_context_is_lowered_to_the_room_left(
+    gateway_factory: GatewayFactory, simulator_factory: SimulatorFactory
+) -> None:
+    small = simulator_factory(max_model_len=2048)
+    live = gateway_factory(upstream=small)
+    with live.client(live.admin_key) as client:
+        answer = client.post("/api/chat", json={"message": "hi", "max_tokens": 999_999})
+    assert answer.status_code == 200, answer.text
+    sent = small.recorded_requests()[-1]
+    prompt = sum(len(m["content"]) for m in sent["messages"]) // 4  # at least this many tokens
+    assert 1 <= sent["max_tokens"] <= 2048 - prompt
+
+
 def test_conversation_survives_a_gateway_restart(gateway_factory: GatewayFactory) -> None:
     first = gateway_factory()
     with first.client(first.admin_key) as client:

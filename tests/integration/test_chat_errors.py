@@ -186,14 +186,6 @@ def test_a_chunked_body_over_the_size_limit_is_refused_with_413(
     assert_error(response, 413, "payload_too_large")
 
 
-def test_max_tokens_beyond_the_model_context_is_a_422_not_a_message_too_long(
-    admin: httpx.Client,
-) -> None:
-    """'hi' fits any model; the 413 says 'the message is too long', which is false."""
-    response = admin.post("/api/chat", json={"message": "hi", "max_tokens": 100_000})
-    assert_error(response, 422)
-
-
 def stalling_upstream(stall_seconds: float) -> ThreadedAiohttpServer:
     """A real OpenAI-compatible server that lists a model, then stalls before its headers."""
 

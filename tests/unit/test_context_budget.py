@@ -9,6 +9,7 @@ from thinkingthoughts.chat.context import (
     estimate_message_tokens,
     estimate_tokens,
     fits,
+    reply_tokens_within,
 )
 
 
@@ -65,3 +66,22 @@ def test_history_is_taken_newest_first_while_it_fits(
 def test_fits_is_inclusive() -> None:
     assert fits(fixed_tokens=10, required_tokens=20, budget=30)
     assert not fits(fixed_tokens=10, required_tokens=21, budget=30)
+
+
+@pytest.mark.parametrize(
+    ("requested", "smallest_prompt", "allowed"),
+    [
+        (512, 100, 512),
+        (4095, 100, 4095),
+        (4096, 100, 3996),
+        (999_999, 100, 3996),
+        (999_999, 5000, 1),
+    ],
+)
+def test_a_reply_allowance_the_context_cannot_hold_is_lowered_to_the_room_left(
+    requested: int, smallest_prompt: int, allowed: int
+) -> None:
+    assert (
+        reply_tokens_within(requested, max_model_len=4096, smallest_prompt=smallest_prompt)
+        == allowed
+    )

@@ -15,6 +15,7 @@ from thinkingthoughts.chat.context import (
     count_fitting_history,
     estimate_message_tokens,
     fits,
+    reply_tokens_within,
 )
 from thinkingthoughts.chat.metering import estimate_prompt_tokens
 from thinkingthoughts.chat.recording import (
@@ -36,7 +37,6 @@ from thinkingthoughts.chat.turns import (
 )
 from thinkingthoughts.errors import (
     ContextOverflowError,
-    InvalidRequestError,
     NotFoundError,
     PermissionDeniedError,
 )
@@ -99,14 +99,6 @@ class ChatService:
 
     async def _prepare(self, request: TurnRequest, *, newest_checked: bool) -> PreparedTurn:
         model = await self._models.resolve_named(request.model)
-        max_tokens = request.max_tokens or self._default_max_tokens
-        if max_tokens >= model.max_model_len:
-            raise InvalidRequestError(
-                f"max_tokens is {max_tokens}, which leaves no room for the conversation in the "
-                f"model's context of {model.max_model_len} tokens",
-                code="max_tokens_too_large",
-            )
-        budget = ContextBudget(model.max_model_len, max_tokens).prompt_tokens
         session = await self._stored_session(request)
         persona_ref = request.persona_ref or (session.persona_id if session else None)
         async with self._database.session() as db:  # reads only on a cache miss
@@ -123,6 +115,13 @@ class ChatService:
         requested = {**stored_traits, **request.traits}
         levels = self._personas.trait_levels(persona, requested)
         system_prompt = self._personas.system_prompt(persona, levels)
+        max_tokens = reply_tokens_within(
+            request.max_tokens or self._default_max_tokens,
+            max_model_len=model.max_model_len,
+            smallest_prompt=estimate_message_tokens(system_prompt)
+            + (0 if request.regenerate else estimate_message_tokens(request.messages[-1].content)),
+        )
+        budget = ContextBudget(model.max_model_len, max_tokens).prompt_tokens
         if not request.regenerate:
             newest = request.messages[-1]
             if not newest_checked and not _fits_by_estimate(system_prompt, newest, budget):
