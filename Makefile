@@ -31,8 +31,9 @@ run: $(RUN_STAMP)
 	fi
 	$(BIN)/thinkingthoughts up
 
+# One test worker per core; a file's tests stay on one worker (they share its servers).
 test: $(DEV_STAMP)
-	$(BIN)/python -m pytest --cov --cov-report=term
+	$(BIN)/python -m pytest -n auto --dist loadfile --cov --cov-report=term
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests benchmarks
