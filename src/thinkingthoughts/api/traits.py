@@ -53,12 +53,16 @@ async def read_traits(_: ReadPrincipal, resources: Resources) -> TraitCatalogOut
 
 def install_trait_ids_in_contract(app: FastAPI, catalog: TraitCatalog) -> None:
     """Make `app.openapi()` name `catalog`'s ids wherever a request takes trait levels
-    (the catalog is the operator's, so no model can know its ids)."""
+    (the catalog is the operator's, so no model can know its ids). The document is
+    built once and kept; its ids are written once, when it is built, not on each call
+    (a 405 reads the document too)."""
     build_document = app.openapi
 
     def openapi() -> dict[str, Any]:
+        fresh = app.openapi_schema is None
         document = build_document()
-        publish_trait_ids(document, catalog)
+        if fresh:
+            publish_trait_ids(document, catalog)
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
