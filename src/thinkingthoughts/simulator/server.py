@@ -19,6 +19,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Mapping
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -85,22 +86,38 @@ def run_simulator(config: SimulatorConfig, *, host: str, port: int) -> None:
     web.run_app(create_simulator_app(config), host=host, port=port, access_log=None, print=announce)
 
 
-async def _chat_completions(request: web.Request) -> web.StreamResponse:
+async def _recorded_body(request: web.Request) -> dict[str, Any] | web.Response:
+    """Count and record a request; its JSON body, or the error answer it gets."""
     state = request.app[STATE]
     state.stats.requests += 1
     body = parse_json_object(await request.read())
     if isinstance(body, ErrorAnswer):
         return _error_response(body)
     state.record(body, headers={k.lower(): v for k, v in request.headers.items()})
-    plan = plan_chat_completion(body, state.config)
-    if isinstance(plan, ErrorAnswer):
-        return _error_response(plan)
+    return body
+
+
+def _injected_failure(state: SimulatorState) -> web.Response | bool:
+    """The answer an injected failure sends instead; else whether to drop the reply."""
     failure = state.next_failure()
     if failure is InjectedFailure.RATE_LIMITED:
         return _error_response(RATE_LIMITED, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     if failure is InjectedFailure.SERVER_ERROR:
         return _error_response(INTERNAL_ERROR)
-    dropped = failure is InjectedFailure.DROPPED
+    return failure is InjectedFailure.DROPPED
+
+
+async def _chat_completions(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    body = await _recorded_body(request)
+    if isinstance(body, web.Response):
+        return body
+    plan = plan_chat_completion(body, state.config)
+    if isinstance(plan, ErrorAnswer):
+        return _error_response(plan)
+    dropped = _injected_failure(state)
+    if isinstance(dropped, web.Response):
+        return dropped
     if plan.stream:
         return await _stream_completion(request, state, plan, dropped=dropped)
     return await _whole_completion(request, state, plan, dropped=dropped)
@@ -109,38 +126,29 @@ async def _chat_completions(request: web.Request) -> web.StreamResponse:
 async def _text_completions(request: web.Request) -> web.StreamResponse:
     """Like chat completions: recorded, failures injected, whole or streamed."""
     state = request.app[STATE]
-    state.stats.requests += 1
-    body = parse_json_object(await request.read())
-    if isinstance(body, ErrorAnswer):
-        return _error_response(body)
-    state.record(body, headers={k.lower(): v for k, v in request.headers.items()})
+    body = await _recorded_body(request)
+    if isinstance(body, web.Response):
+        return body
     plan = plan_text_completion(body, state.config)
     if isinstance(plan, ErrorAnswer):
         return _error_response(plan)
-    failure = state.next_failure()
-    if failure is InjectedFailure.RATE_LIMITED:
-        return _error_response(RATE_LIMITED, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
-    if failure is InjectedFailure.SERVER_ERROR:
-        return _error_response(INTERNAL_ERROR)
+    dropped = _injected_failure(state)
+    if isinstance(dropped, web.Response):
+        return dropped
     completion_id, created = f"cmpl-{uuid.uuid4().hex}", int(time.time())
     if plan.stream:
         frames = text_completion_frames(plan, completion_id=completion_id, created=created)
-        return await _stream_frames(
-            request, state, frames, dropped=failure is InjectedFailure.DROPPED
-        )
+        return await _stream_frames(request, state, frames, dropped=dropped)
     await _sleep(state.config.time_to_first_token)
     answer = text_completion_body(plan, completion_id=completion_id, created=created)
     return web.Response(body=answer, content_type=_JSON)
 
 
 async def _embeddings(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    state.stats.requests += 1
-    body = parse_json_object(await request.read())
-    if isinstance(body, ErrorAnswer):
-        return _error_response(body)
-    state.record(body, headers={k.lower(): v for k, v in request.headers.items()})
-    answer = embeddings_body(body, state.config)
+    body = await _recorded_body(request)
+    if isinstance(body, web.Response):
+        return body
+    answer = embeddings_body(body, request.app[STATE].config)
     if isinstance(answer, ErrorAnswer):
         return _error_response(answer)
     return web.Response(body=answer, content_type=_JSON)
