@@ -42,7 +42,10 @@ from thinkingthoughts.storage.bootstrap_lock import bootstrap_lock
 from thinkingthoughts.storage.clock import utcnow
 from thinkingthoughts.storage.database import Database, DatabaseTimeouts
 from thinkingthoughts.storage.migrate import upgrade_database_async
-from thinkingthoughts.storage.unanswered_turns import mark_unanswered_turns_interrupted
+from thinkingthoughts.storage.unanswered_turns import (
+    UnansweredTurnsWatch,
+    mark_unanswered_turns_interrupted,
+)
 from thinkingthoughts.upstream.client import UpstreamClient, UpstreamTimeouts
 from thinkingthoughts.upstream.models import ModelResolver
 
@@ -172,6 +175,18 @@ async def _build_resources(
     registry = persona_registry(settings)
     if not storage_prepared:
         await prepare_storage(settings, database, registry, announce=announce)
+    unanswered = UnansweredTurnsWatch(
+        database,
+        lock=partial(
+            bootstrap_lock,
+            settings.resolved_database_url,
+            connect_timeout=settings.database_connect_timeout,
+        ),
+        older_than=longest_turn(settings),
+        every=settings.llm_request_timeout,
+    )
+    unanswered.start()
+    stack.push_async_callback(unanswered.close)
     upstream = UpstreamClient.create(
         base_url=base_url,
         api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,

@@ -5,6 +5,7 @@ then its process gone), and read back through the API of a gateway started after
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 from functools import partial
 
@@ -19,6 +20,9 @@ from thinkingthoughts.storage.database import Database
 from thinkingthoughts.storage.migrate import upgrade_database_async
 
 REQUEST_TIMEOUT = 5.0
+SHORT_REQUEST_TIMEOUT = 0.5
+"""Turns older than twice this are over; the gateway looks for them this often."""
+MARKED_WITHIN_SECONDS = 15.0
 
 
 def session_with_unanswered_question(conn: Connection, *, question: str, asked: timedelta) -> str:
@@ -90,3 +94,25 @@ def test_a_second_start_adds_no_second_marker(
     with second.client(first.admin_key) as client:
         messages = client.get(f"/api/sessions/{old}").json()["messages"]
     assert [m["status"] for m in messages].count("interrupted") == 1
+
+
+def test_a_turn_left_unanswered_while_gateways_run_is_marked_once_it_is_old_enough(
+    database_url: str, gateway_factory: GatewayFactory
+) -> None:
+    """A replica restarted moments after a crash: at its start the turn is too young to
+    mark, so it is marked later, while the gateway runs."""
+    gateway = gateway_factory(llm_request_timeout=SHORT_REQUEST_TIMEOUT)
+    _, young = crash_mid_turn(database_url)
+
+    with gateway.client(gateway.admin_key) as client:
+        deadline = time.monotonic() + MARKED_WITHIN_SECONDS
+        while True:
+            messages = client.get(f"/api/sessions/{young}").json()["messages"]
+            if len(messages) > 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+    assert [(m["role"], m["content"], m["status"]) for m in messages] == [
+        ("assistant", "Hi!", "complete"),
+        ("user", "busy?", "complete"),
+        ("assistant", "", "interrupted"),
+    ]
