@@ -231,6 +231,7 @@ async def _build_resources(
         configured_model=settings.llm_model,
         configured_max_model_len=settings.llm_max_model_len,
     )
+    stack.push_async_callback(models.close)
     return GatewayResources(
         settings=settings,
         database=database,

@@ -65,6 +65,13 @@ class ModelResolver:
     def resolved(self) -> ResolvedModel | None:
         return self._resolved
 
+    async def close(self) -> None:
+        """Stop a probe still in flight (nobody waits for it once the gateway stops)."""
+        probe = self._probe
+        if probe is not None:
+            probe.cancel()
+            await asyncio.gather(probe, return_exceptions=True)
+
     async def resolve(self) -> ResolvedModel:
         if self._resolved is not None:
             return self._resolved
