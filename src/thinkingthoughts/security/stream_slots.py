@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
 from limits.errors import StorageError
@@ -162,12 +162,12 @@ class HeldSlot:
         self._ttl = ttl
         self._renewing: asyncio.Task[None] | None = None
         self._released = False
+        self._limit = 0
 
     async def acquire(self, limit: int) -> bool | None:
         """Take the slot (None: the storage failed open) and start renewing it."""
-        taken = await self._guard.run(
-            lambda: self._slots.acquire(self.key_id, self.slot_id, limit=limit, ttl=self._ttl)
-        )
+        self._limit = limit
+        taken = await self._guard.run(self._take)
         if taken:
             self._renewing = asyncio.create_task(self._renew_periodically())
         return taken
@@ -185,12 +185,19 @@ class HeldSlot:
             self._renewing.cancel()
             self._renewing = None
 
+    def _take(self) -> Awaitable[bool]:
+        return self._slots.acquire(self.key_id, self.slot_id, limit=self._limit, ttl=self._ttl)
+
     async def _renew_periodically(self) -> None:
         while True:
             await asyncio.sleep(self._ttl / RENEWALS_PER_LEASE)
-            await self._guard.best_effort(
+            renewed = await self._guard.best_effort(
                 lambda: self._slots.renew(self.key_id, self.slot_id, ttl=self._ttl)
             )
+            if renewed is False:
+                # The lease lapsed (the storage was away for longer than it): take the
+                # slot again while there is room; a reply already running is never cut.
+                await self._guard.best_effort(self._take)
 
 
 def _ms(seconds: float) -> int:
