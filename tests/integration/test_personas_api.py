@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.integration.live_servers import LiveGateway, create_key_for
+from tests.integration.conftest import GatewayFactory
+from tests.integration.live_servers import LiveGateway, create_key_for, on_database
 from tests.integration.test_chat_errors import assert_error
 from tests.integration.test_tenancy import new_key
 from thinkingthoughts.security.api_keys import Scope
+from thinkingthoughts.storage.database import Database
+from thinkingthoughts.storage.models import Persona
 
 NEW_PERSONA: dict[str, Any] = {
     "name": "Captain Nemo",
@@ -186,3 +190,28 @@ def test_renaming_onto_another_owners_private_slug_is_allowed(
         assert renamed.status_code == 200, renamed.text
         assert alice.get("/api/personas/nemo").json()["name"] == "Captain Nemo"
         assert bob.get("/api/personas/nemo").json()["id"] == bobs.json()["id"]
+
+
+def test_a_nul_stored_before_the_edge_refused_it_reads_as_a_replacement_character(
+    gateway_factory: GatewayFactory, tmp_path: Path
+) -> None:
+    # A SQLite file of an earlier release may hold a NUL the edge now refuses.
+    url = f"sqlite+aiosqlite:///{tmp_path / 'legacy.db'}"
+    gateway = gateway_factory(database_url=url)
+    with gateway.client(gateway.admin_key) as client:
+        created = client.post("/api/personas", json={"name": "Old", "slug": "old"})
+        assert created.status_code == 201, created.text
+
+        async def store_a_nul(database: Database) -> None:
+            async with database.transaction() as db:
+                row = await db.get(Persona, created.json()["id"])
+                assert row is not None
+                row.sheet = {**row.sheet, "tone": "dry\x00wit"}
+
+        on_database(url, store_a_nul)
+        client.patch("/api/personas/old", json={"humor": "rare"})  # reads the stored sheet
+        read = client.get("/api/personas/old")
+        chat = client.post("/api/chat", json={"persona": "old", "message": "hi"})
+    assert read.status_code == 200, read.text
+    assert read.json()["tone"] == "dry\ufffdwit"
+    assert chat.status_code == 200, chat.text

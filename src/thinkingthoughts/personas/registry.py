@@ -31,6 +31,7 @@ from thinkingthoughts.recent_reads import RecentReads
 from thinkingthoughts.storage import persona_store
 from thinkingthoughts.storage.models import Persona
 from thinkingthoughts.storage.persona_store import ANY_OWNER
+from thinkingthoughts.value_rules import storable_json
 
 PROMPT_CACHE_SIZE = 2048
 
@@ -54,11 +55,17 @@ class PersonaRecord:
         return self.sheet.name
 
 
+def stored_sheet(row: Persona) -> PersonaSheet:
+    """The sheet a row holds. A NUL stored before the gateway refused it at the edge (a
+    SQLite file holds one) reads as U+FFFD instead of failing every use of the persona."""
+    return PersonaSheet.model_validate(storable_json(row.sheet))
+
+
 def record_from_row(row: Persona) -> PersonaRecord:
     return PersonaRecord(
         id=row.id,
         version=row.version,
-        sheet=PersonaSheet.model_validate(row.sheet),
+        sheet=stored_sheet(row),
         created_at=row.created_at,
         updated_at=row.updated_at,
         owner=row.owner,
@@ -157,7 +164,7 @@ class PersonaRegistry:
         may change (a global one is for admins)."""
         row = await self._editable_row(db, ref, editor)
         self.forget()
-        merged = {**PersonaSheet.model_validate(row.sheet).model_dump(), **changes}
+        merged = {**stored_sheet(row).model_dump(), **changes}
         try:
             sheet = PersonaSheet.model_validate(merged)
         except ValidationError as exc:
