@@ -163,10 +163,6 @@ def test_a_slow_upstream_times_out_with_504(
         assert_error(client.post("/api/chat", json={"message": "hi"}), 504, "upstream_timeout")
 
 
-def test_unknown_routes_answer_404_in_the_error_shape(admin: httpx.Client) -> None:
-    assert_error(admin.get("/api/nothing-here"), 404, "not_found")
-
-
 def test_a_chunked_body_over_the_size_limit_is_refused_with_413(
     gateway_factory: GatewayFactory,
 ) -> None:
