@@ -262,8 +262,10 @@ def document_value_rules(schemas: dict[str, Any], fragment: Any) -> None:
     if kind == "string" and not {"enum", "const", "pattern", "format"} & fragment.keys():
         fragment["pattern"] = ACCEPTABLE_TEXT_PATTERN
     if kind == "integer":
-        fragment["minimum"] = max(fragment.get("minimum", MIN_INT64), MIN_INT64)
-        fragment["maximum"] = min(fragment.get("maximum", MAX_INT64), MAX_INT64)
+        # The 64-bit bound first: on a tie it is kept as the exact integer, not the float
+        # the document builder made of it (-2**63 as a float lets -2**63 - 191 through).
+        fragment["minimum"] = max(MIN_INT64, fragment.get("minimum", MIN_INT64))
+        fragment["maximum"] = min(MAX_INT64, fragment.get("maximum", MAX_INT64))
     if kind == "object":
         names = fragment.setdefault("propertyNames", {})
         if isinstance(names, dict) and not {"enum", "const", "pattern"} & names.keys():
