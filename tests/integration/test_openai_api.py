@@ -24,6 +24,7 @@ from tests.integration.live_servers import (
     create_key_for,
 )
 from tests.integration.test_chat_api import level_sentence
+from tests.integration.test_tenancy import new_key
 from thinkingthoughts.security.api_keys import Scope
 
 HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hello there"}]
@@ -765,3 +766,17 @@ def test_validation_messages_read_plainly(client: OpenAI) -> None:
     message = caught.value.response.json()["error"]["message"]
     assert "n > 1 is not supported" in message
     assert "Value error" not in message
+
+
+def test_an_admin_sees_each_persona_model_once_when_owners_share_a_slug(
+    gateway: LiveGateway, admin: httpx.Client
+) -> None:
+    sheet = {"name": "Muse", "slug": "muse"}
+    for owner in ("alice", "bob"):
+        with gateway.client(new_key(admin, owner=owner)) as client:
+            assert client.post("/api/personas", json=sheet).status_code == 201
+
+    ids = [card["id"] for card in admin.get("/v1/models").json()["data"]]
+
+    assert ids.count("persona:muse") == 1
+    assert admin.get("/v1/models/persona:muse").status_code == 200

@@ -10,6 +10,7 @@ exactly like a missing one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +38,16 @@ def persona_card(model_id: str, persona: PersonaRecord, runs_on: ResolvedModel) 
     }
 
 
+def one_per_slug(personas: Sequence[PersonaRecord]) -> list[PersonaRecord]:
+    """The persona `persona:<slug>` names for each slug: an admin sees every owner's
+    private personas, several of which may share a slug, and the name resolves to the
+    global one, else the oldest (the others are reached by id on the native API)."""
+    chosen: dict[str, PersonaRecord] = {}
+    for persona in sorted(personas, key=lambda p: (p.owner is not None, p.created_at, p.id)):
+        chosen.setdefault(persona.slug, persona)
+    return [p for p in personas if chosen[p.slug] is p]
+
+
 class ModelCatalog:
     def __init__(
         self, *, upstream: UpstreamClient, models: ModelResolver, personas: PersonaRegistry
@@ -52,9 +63,10 @@ class ModelCatalog:
         cards = [m.entry for m in await self._upstream.list_models() if policy.allows_model(m.id)]
         configured = await self._models.resolve()
         if policy.allows_model(configured.name):
+            personas = await self._personas.list(db, visible_to=visible_to)
             cards += [
                 persona_card(PERSONA_MODEL_PREFIX + p.slug, p, configured)
-                for p in await self._personas.list(db, visible_to=visible_to)
+                for p in one_per_slug(personas)
                 if policy.allows_persona(p.slug)
             ]
         return cards
