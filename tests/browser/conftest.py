@@ -46,7 +46,8 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
     if chromium_path() is None:
         pytest.skip("chromium not installed (Debian package 'chromium')")
     workdir = tmp_path_factory.mktemp("stack")
-    simulator = ThreadedSimulator(SimulatorConfig(inter_token_latency=0.02, reply_tokens=24))
+    # Paced slowly enough (40 tokens over 2 s) for a loaded browser to see the reply grow.
+    simulator = ThreadedSimulator(SimulatorConfig(inter_token_latency=0.05, reply_tokens=40))
     simulator.start()
     gateway = GatewayProcess(workdir, {"LLM_BASE_URL": simulator.base_url})
     admin_key = gateway.admin_key()
