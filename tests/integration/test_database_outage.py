@@ -14,12 +14,14 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from sqlalchemy import text
 
 from tests.integration.conftest import SimulatorFactory
 from tests.integration.live_servers import ThreadedGateway
 from tests.integration.private_postgres import PrivatePostgres, private_postgres
 from tests.integration.test_chat_streaming import sse_events
 from thinkingthoughts.settings import Settings
+from thinkingthoughts.storage.database import Database, DatabaseTimeouts
 
 TIMEOUT_SETTING = 1.0
 """Connect and statement timeouts of the gateway under test, in seconds."""
@@ -182,3 +184,23 @@ def test_streams_in_flight_when_the_database_goes_end_with_an_error_event(
     last_openai = orjson.loads(rest_openai[-1])
     assert last_openai["error"]["code"] == "database_unavailable"
     assert set(last_openai["error"]) == OPENAI_SHAPE
+
+
+@pytest.mark.postgres
+async def test_a_request_session_the_database_cannot_take_back_is_dropped_not_raised(
+    postgres_server: PrivatePostgres,
+) -> None:
+    # A request's session is closed after its answer was sent: a failure then (the
+    # database froze meanwhile) must not reach the server as an error after the answer.
+    timeouts = DatabaseTimeouts(connect=TIMEOUT_SETTING, statement=TIMEOUT_SETTING)
+    database = Database(postgres_server.url, timeouts=timeouts)
+    try:
+        async with database.request_session() as db:
+            assert (await db.execute(text("SELECT 1"))).scalar() == 1
+            postgres_server.freeze()
+        postgres_server.thaw()
+        async with database.request_session() as db:  # and the pool still serves
+            assert (await db.execute(text("SELECT 1"))).scalar() == 1
+    finally:
+        postgres_server.thaw()
+        await database.dispose()

@@ -30,7 +30,7 @@ Resources = Annotated[GatewayResources, Depends(get_resources)]
 
 
 async def get_db(resources: Resources) -> AsyncIterator[AsyncSession]:
-    async with resources.database.session() as db:
+    async with resources.database.request_session() as db:
         yield db
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from thinkingthoughts.errors import DatabaseUnavailableError
 from thinkingthoughts.observability.metrics import DATABASE_SECONDS
 from thinkingthoughts.observability.tracing import SpanStarter, no_span
 from thinkingthoughts.storage.availability import (
@@ -176,6 +177,20 @@ class Database:
     def session(self) -> AsyncSession:
         """A new session, to use as `async with db.session() as session:`."""
         return self.sessionmaker()
+
+    @asynccontextmanager
+    async def request_session(self) -> AsyncIterator[AsyncSession]:
+        """A session that lives as long as a request and is closed after its answer was
+        sent: a connection that cannot even be given back then (the database went away
+        meanwhile) is dropped and logged, never raised into an answer already given."""
+        session = self.sessionmaker()
+        try:
+            yield session
+        finally:
+            try:
+                await session.close()
+            except DatabaseUnavailableError as exc:
+                logger.warning("dropped a database connection after its request: %s", exc)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
