@@ -18,8 +18,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
@@ -47,6 +47,9 @@ from thinkingthoughts.simulator.text_completions import (
     text_completion_body,
     text_completion_frames,
 )
+
+P = TypeVar("P")
+"""A planned reply (chat or text completion)."""
 
 STATE = web.AppKey("simulator_state", SimulatorState)
 RETRY_AFTER_SECONDS = 1
@@ -107,17 +110,29 @@ def _injected_failure(state: SimulatorState) -> web.Response | bool:
     return failure is InjectedFailure.DROPPED
 
 
-async def _chat_completions(request: web.Request) -> web.StreamResponse:
-    state = request.app[STATE]
+async def _accepted(
+    request: web.Request, plan_for: Callable[[dict[str, Any], SimulatorConfig], P | ErrorAnswer]
+) -> tuple[P, bool] | web.Response:
+    """A completion request recorded and planned, and whether to drop its reply; or the
+    answer that replaces it (an invalid request, an injected failure)."""
     body = await _recorded_body(request)
     if isinstance(body, web.Response):
         return body
-    plan = plan_chat_completion(body, state.config)
+    plan = plan_for(body, request.app[STATE].config)
     if isinstance(plan, ErrorAnswer):
         return _error_response(plan)
-    dropped = _injected_failure(state)
+    dropped = _injected_failure(request.app[STATE])
     if isinstance(dropped, web.Response):
         return dropped
+    return plan, dropped
+
+
+async def _chat_completions(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    accepted = await _accepted(request, plan_chat_completion)
+    if isinstance(accepted, web.Response):
+        return accepted
+    plan, dropped = accepted
     if plan.stream:
         return await _stream_completion(request, state, plan, dropped=dropped)
     return await _whole_completion(request, state, plan, dropped=dropped)
@@ -126,15 +141,10 @@ async def _chat_completions(request: web.Request) -> web.StreamResponse:
 async def _text_completions(request: web.Request) -> web.StreamResponse:
     """Like chat completions: recorded, failures injected, whole or streamed."""
     state = request.app[STATE]
-    body = await _recorded_body(request)
-    if isinstance(body, web.Response):
-        return body
-    plan = plan_text_completion(body, state.config)
-    if isinstance(plan, ErrorAnswer):
-        return _error_response(plan)
-    dropped = _injected_failure(state)
-    if isinstance(dropped, web.Response):
-        return dropped
+    accepted = await _accepted(request, plan_text_completion)
+    if isinstance(accepted, web.Response):
+        return accepted
+    plan, dropped = accepted
     completion_id, created = f"cmpl-{uuid.uuid4().hex}", int(time.time())
     if plan.stream:
         frames = text_completion_frames(plan, completion_id=completion_id, created=created)
