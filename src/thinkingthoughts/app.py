@@ -12,6 +12,8 @@ from importlib.metadata import version
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
+from thinkingthoughts.access.authenticator import KeyAuthenticator
+from thinkingthoughts.access.bootstrap import ensure_bootstrap_admin_key
 from thinkingthoughts.api import chat, health, keys, metrics, openai, personas, sessions, traits
 from thinkingthoughts.api.body_limit import BodySizeLimitMiddleware
 from thinkingthoughts.api.body_timeout import BodyReadTimeoutMiddleware
@@ -19,7 +21,7 @@ from thinkingthoughts.api.errors import install_error_handlers
 from thinkingthoughts.api.openapi_contract import install_openapi_contract
 from thinkingthoughts.api.rate_limit_headers import RateLimitHeadersMiddleware
 from thinkingthoughts.api.request_observation import RequestObservationMiddleware
-from thinkingthoughts.chat.service import ChatService
+from thinkingthoughts.engine.pipeline import ChatService
 from thinkingthoughts.observability.multiprocess import forget_this_process
 from thinkingthoughts.observability.tracing import Tracing, no_span, start_tracing
 from thinkingthoughts.openai_api.serving import OpenAIChatService
@@ -27,15 +29,6 @@ from thinkingthoughts.personas.catalog import load_trait_catalog
 from thinkingthoughts.personas.policy import load_operator_policy
 from thinkingthoughts.personas.registry import PersonaRegistry
 from thinkingthoughts.resources import GatewayResources
-from thinkingthoughts.security.authenticator import KeyAuthenticator
-from thinkingthoughts.security.bootstrap import ensure_bootstrap_admin_key
-from thinkingthoughts.security.metering import Metering
-from thinkingthoughts.security.rate_limits import (
-    KeyLimitDefaults,
-    RateLimiter,
-    open_limit_stores,
-)
-from thinkingthoughts.security.usage_ledger import UsageLedger
 from thinkingthoughts.settings import Settings
 from thinkingthoughts.shared_state import open_redis
 from thinkingthoughts.storage.bootstrap_lock import bootstrap_lock
@@ -48,6 +41,13 @@ from thinkingthoughts.storage.unanswered_turns import (
 )
 from thinkingthoughts.upstream.client import UpstreamClient, UpstreamTimeouts
 from thinkingthoughts.upstream.models import ModelResolver
+from thinkingthoughts.usage.ledger import UsageLedger
+from thinkingthoughts.usage.metering import Metering
+from thinkingthoughts.usage.rate_limits import (
+    KeyLimitDefaults,
+    RateLimiter,
+    open_limit_stores,
+)
 
 logger = logging.getLogger(__name__)
 

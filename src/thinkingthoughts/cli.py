@@ -14,8 +14,15 @@ import orjson
 import typer
 from pydantic import ValidationError
 
-from thinkingthoughts.bench.report import as_json, markdown
-from thinkingthoughts.bench.scenarios import SCENARIOS, BenchOptions, smoke_options
+from thinkingthoughts.access.api_keys import Scope
+from thinkingthoughts.access.key_management import (
+    get_key,
+    list_keys,
+    revoke_key,
+    rotate_key,
+    update_key,
+)
+from thinkingthoughts.access.key_policy import POLICY_FIELDS, KeyPolicy, allow_list
 from thinkingthoughts.errors import GatewayError
 from thinkingthoughts.extras import extras_for, missing_driver_problem, missing_extras
 from thinkingthoughts.launcher import gateway_port_problem, run_stack, run_ui, serve_gateway
@@ -29,21 +36,12 @@ from thinkingthoughts.operations import (
     purge_sessions,
     with_database,
 )
-from thinkingthoughts.security.api_keys import Scope
-from thinkingthoughts.security.key_management import (
-    get_key,
-    list_keys,
-    revoke_key,
-    rotate_key,
-    update_key,
-)
-from thinkingthoughts.security.key_policy import POLICY_FIELDS, KeyPolicy, allow_list
-from thinkingthoughts.security.usage_report import UsageReport, read_usage_report
 from thinkingthoughts.settings import Settings, describe_settings_error
 from thinkingthoughts.simulator.config import SimulatorConfig
 from thinkingthoughts.simulator.server import run_simulator
 from thinkingthoughts.storage.database import Database
 from thinkingthoughts.storage.migrate import upgrade_database
+from thinkingthoughts.usage.report import UsageReport, read_usage_report
 
 T = TypeVar("T")
 
@@ -414,6 +412,10 @@ def bench(
 ) -> None:
     """Measure the gateway against the simulator called directly, a bare passthrough and
     LiteLLM, side by side in one run; print a table and write JSON per scenario."""
+    # The harness is loaded by this command only: no other command pays for it.
+    from thinkingthoughts.bench.report import as_json, markdown
+    from thinkingthoughts.bench.scenarios import SCENARIOS, BenchOptions, smoke_options
+
     names = list(SCENARIOS) if scenario == "all" else [scenario]
     unknown = [name for name in names if name not in SCENARIOS]
     if unknown:

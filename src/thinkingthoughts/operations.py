@@ -12,7 +12,10 @@ from typing import TypeVar
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from thinkingthoughts.chat.transcript_reader import (
+from thinkingthoughts.access.api_keys import Scope
+from thinkingthoughts.access.key_management import KeyInfo, issue_key
+from thinkingthoughts.access.key_policy import KeyPolicy
+from thinkingthoughts.conversations.transcript_reader import (
     ExportFormat,
     read_transcript,
     rendered_transcript,
@@ -20,15 +23,12 @@ from thinkingthoughts.chat.transcript_reader import (
 from thinkingthoughts.errors import NotFoundError
 from thinkingthoughts.personas.catalog import load_trait_catalog
 from thinkingthoughts.personas.legacy import legacy_row_to_sheet
-from thinkingthoughts.security.api_keys import Scope
-from thinkingthoughts.security.key_management import KeyInfo, issue_key
-from thinkingthoughts.security.key_policy import KeyPolicy
-from thinkingthoughts.security.usage_report import UsageReport
 from thinkingthoughts.settings import Settings
 from thinkingthoughts.storage import persona_store, session_store
 from thinkingthoughts.storage.clock import utcnow
 from thinkingthoughts.storage.database import Database, async_database_url
 from thinkingthoughts.storage.migrate import upgrade_database_async
+from thinkingthoughts.usage.report import UsageReport
 
 T = TypeVar("T")
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from thinkingthoughts.chat.service import ChatService
+from thinkingthoughts.access.authenticator import KeyAuthenticator
+from thinkingthoughts.engine.pipeline import ChatService
 from thinkingthoughts.openai_api.serving import OpenAIChatService
 from thinkingthoughts.personas.registry import PersonaRegistry
-from thinkingthoughts.security.authenticator import KeyAuthenticator
-from thinkingthoughts.security.metering import Metering
-from thinkingthoughts.security.rate_limits import RateLimiter
-from thinkingthoughts.security.usage_ledger import UsageLedger
 from thinkingthoughts.settings import Settings
 from thinkingthoughts.storage.database import Database
 from thinkingthoughts.upstream.client import UpstreamClient
 from thinkingthoughts.upstream.models import ModelResolver
+from thinkingthoughts.usage.ledger import UsageLedger
+from thinkingthoughts.usage.metering import Metering
+from thinkingthoughts.usage.rate_limits import RateLimiter
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -19,10 +19,10 @@ import orjson
 import uvicorn
 from aiohttp import web
 
+from thinkingthoughts.access.api_keys import Scope
+from thinkingthoughts.access.key_management import create_key
 from thinkingthoughts.app import create_app
 from thinkingthoughts.observability.tracing import Tracing
-from thinkingthoughts.security.api_keys import Scope
-from thinkingthoughts.security.key_management import create_key
 from thinkingthoughts.settings import Settings
 from thinkingthoughts.simulator.config import SimulatorConfig
 from thinkingthoughts.simulator.server import create_simulator_app

@@ -13,7 +13,7 @@ import pytest
 
 from tests.integration.conftest import GatewayFactory
 from tests.integration.live_servers import LiveGateway, create_key_for
-from thinkingthoughts.security.api_keys import Scope
+from thinkingthoughts.access.api_keys import Scope
 
 CALLERS = ("none", "unknown", "read", "chat", "admin")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from thinkingthoughts.security.bootstrap import ensure_bootstrap_admin_key
+from thinkingthoughts.access.bootstrap import ensure_bootstrap_admin_key
 from thinkingthoughts.storage.database import Database
 
 

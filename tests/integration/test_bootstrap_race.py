@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from thinkingthoughts.access.api_keys import hash_key_secret
 from thinkingthoughts.personas.seeds import load_seed_personas
-from thinkingthoughts.security.api_keys import hash_key_secret
 from thinkingthoughts.storage.database import Database
 from thinkingthoughts.storage.models import ApiKey, Persona
 

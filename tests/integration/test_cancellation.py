@@ -11,7 +11,7 @@ import pytest
 
 from tests.integration.conftest import GatewayFactory, SimulatorFactory
 from thinkingthoughts.app import open_resources
-from thinkingthoughts.chat.turns import StreamStarted, TurnMessage, TurnRequest
+from thinkingthoughts.engine.turn import StreamStarted, TurnMessage, TurnRequest
 from thinkingthoughts.settings import Settings
 from thinkingthoughts.storage import message_store
 

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from tests.integration.conftest import GatewayFactory, SimulatorFactory
 from tests.integration.live_servers import LiveGateway, ThreadedAiohttpServer, create_key_for
-from thinkingthoughts.security.api_keys import Scope
+from thinkingthoughts.access.api_keys import Scope
 
 
 def assert_error(response: httpx.Response, status: int, code: str | None = None) -> None:

@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner
 
 from tests.integration.live_servers import on_database
+from thinkingthoughts.access.authenticator import KeyAuthenticator
+from thinkingthoughts.access.principal import Principal
 from thinkingthoughts.cli import app
-from thinkingthoughts.security.authenticator import KeyAuthenticator
-from thinkingthoughts.security.principal import Principal
 from thinkingthoughts.settings import SQLITE_FILE_NAME
 from thinkingthoughts.storage import persona_store, usage_store
 from thinkingthoughts.storage.clock import utcnow

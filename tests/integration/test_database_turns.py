@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy.exc import StatementError
 
-from thinkingthoughts.chat.turn_storage import TurnWrite, store_turn
+from thinkingthoughts.engine.persist import TurnWrite, store_turn
 from thinkingthoughts.errors import NotFoundError
 from thinkingthoughts.storage import turn_rows
 from thinkingthoughts.storage.clock import utcnow

@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 
 from tests.integration.conftest import GatewayFactory
 from tests.integration.live_servers import ThreadedSimulator
-from thinkingthoughts.security.bootstrap import BOOTSTRAP_OWNER
+from thinkingthoughts.access.bootstrap import BOOTSTRAP_OWNER
 from thinkingthoughts.storage import turn_rows
 from thinkingthoughts.storage.clock import utcnow
 from thinkingthoughts.storage.database import Database

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import update
 
 from tests.manual_clock import ManualClock
+from thinkingthoughts.access.api_keys import Scope, generate_key_secret
+from thinkingthoughts.access.authenticator import KeyAuthenticator
+from thinkingthoughts.access.key_management import revoke_key, store_key
 from thinkingthoughts.errors import AuthenticationError
-from thinkingthoughts.security.api_keys import Scope, generate_key_secret
-from thinkingthoughts.security.authenticator import KeyAuthenticator
-from thinkingthoughts.security.key_management import revoke_key, store_key
 from thinkingthoughts.storage.clock import utcnow
 from thinkingthoughts.storage.database import Database
 from thinkingthoughts.storage.models import ApiKey

@@ -18,7 +18,7 @@ from tests.integration.conftest import GatewayFactory, SimulatorFactory
 from tests.integration.live_servers import LiveGateway, ThreadedSimulator, on_database
 from tests.integration.test_chat_errors import assert_error
 from tests.integration.test_chat_streaming import sse_events, wait_until
-from thinkingthoughts.chat.metering import estimate_prompt_tokens
+from thinkingthoughts.context.tokens import estimate_prompt_tokens
 from thinkingthoughts.storage.database import Database
 from thinkingthoughts.storage.models import ChatSession, Message
 

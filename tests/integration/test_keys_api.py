@@ -9,8 +9,8 @@ import pytest
 
 from tests.integration.live_servers import LiveGateway, create_key_for, on_database
 from tests.integration.test_chat_errors import assert_error
-from thinkingthoughts.security.api_keys import Scope
-from thinkingthoughts.security.key_management import issue_key
+from thinkingthoughts.access.api_keys import Scope
+from thinkingthoughts.access.key_management import issue_key
 from thinkingthoughts.storage.clock import utcnow
 
 

@@ -27,9 +27,9 @@ from tests.integration.test_chat_streaming import sse_events, wait_until
 from tests.integration.test_key_limits import new_key
 from tests.manual_clock import ManualClock
 from thinkingthoughts.launcher import free_port
-from thinkingthoughts.security.storage_guard import CircuitBreaker
 from thinkingthoughts.storage.database import Database
 from thinkingthoughts.storage.models import KeyUsage, Message
+from thinkingthoughts.usage.storage_guard import CircuitBreaker
 
 REQUESTS = 10
 FAULT_BOUND_SECONDS = 1.0

@@ -25,7 +25,7 @@ from tests.integration.live_servers import (
 )
 from tests.integration.test_chat_api import level_sentence
 from tests.integration.test_tenancy import new_key
-from thinkingthoughts.security.api_keys import Scope
+from thinkingthoughts.access.api_keys import Scope
 
 HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hello there"}]
 

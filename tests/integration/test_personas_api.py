@@ -12,7 +12,7 @@ from tests.integration.conftest import GatewayFactory
 from tests.integration.live_servers import LiveGateway, create_key_for, on_database
 from tests.integration.test_chat_errors import assert_error
 from tests.integration.test_tenancy import new_key
-from thinkingthoughts.security.api_keys import Scope
+from thinkingthoughts.access.api_keys import Scope
 from thinkingthoughts.storage.database import Database
 from thinkingthoughts.storage.models import Persona
 

@@ -10,7 +10,7 @@ from openai import OpenAI
 from tests.integration.conftest import GatewayFactory
 from tests.integration.live_servers import LiveGateway, create_key_for, on_database
 from tests.integration.test_chat_errors import assert_error
-from thinkingthoughts.security.api_keys import Scope
+from thinkingthoughts.access.api_keys import Scope
 from thinkingthoughts.storage import message_store
 from thinkingthoughts.storage.database import Database
 

@@ -6,7 +6,7 @@ import httpx
 
 from tests.integration.live_servers import LiveGateway, create_key_for
 from tests.integration.test_chat_errors import assert_error
-from thinkingthoughts.security.api_keys import Scope
+from thinkingthoughts.access.api_keys import Scope
 
 
 def _new_session(client: httpx.Client, text: str) -> str:

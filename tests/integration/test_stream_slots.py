@@ -12,19 +12,19 @@ from limits.aio.storage import MemoryStorage
 from limits.errors import StorageError
 from redis.asyncio import Redis
 
+from thinkingthoughts.access.api_keys import Scope
+from thinkingthoughts.access.key_policy import KeyPolicy
+from thinkingthoughts.access.principal import Principal
 from thinkingthoughts.errors import RateLimitedError, ServiceUnavailableError
-from thinkingthoughts.security.api_keys import Scope
-from thinkingthoughts.security.key_policy import KeyPolicy
-from thinkingthoughts.security.principal import Principal
-from thinkingthoughts.security.rate_limits import KeyLimitDefaults, LimitStores, RateLimiter
-from thinkingthoughts.security.stream_slots import (
+from thinkingthoughts.shared_state import open_redis
+from thinkingthoughts.usage.rate_limits import KeyLimitDefaults, LimitStores, RateLimiter
+from thinkingthoughts.usage.stream_slots import (
     SLOTS_NAMESPACE,
     MemoryStreamSlots,
     RedisStreamSlots,
     StreamSlots,
 )
-from thinkingthoughts.security.token_window import MemoryTokenWindows
-from thinkingthoughts.shared_state import open_redis
+from thinkingthoughts.usage.token_window import MemoryTokenWindows
 
 LEASE = 60.0
 SHORT_LEASE = 0.2

@@ -7,8 +7,8 @@ from functools import partial
 
 from sqlalchemy import Connection
 
-from thinkingthoughts.chat.context import estimate_message_tokens
-from thinkingthoughts.chat.turn_storage import FIRST_HISTORY_PAGE, history_tail
+from thinkingthoughts.context.tokens import estimate_message_tokens
+from thinkingthoughts.engine.persist import FIRST_HISTORY_PAGE, history_tail
 from thinkingthoughts.storage import turn_rows
 from thinkingthoughts.storage.database import Database
 from thinkingthoughts.storage.models import MessageStatus

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 import thinkingthoughts.ui
 from tests.integration.conftest import GatewayFactory, SimulatorFactory
 from tests.integration.live_servers import LiveGateway, ThreadedSimulator, create_key_for
-from thinkingthoughts.security.api_keys import Scope
+from thinkingthoughts.access.api_keys import Scope
 
 APP = Path(thinkingthoughts.ui.__file__).with_name("app.py")
 UI_VARIABLES = (

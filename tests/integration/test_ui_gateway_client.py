@@ -13,7 +13,7 @@ import pytest
 
 from tests.integration.conftest import GatewayFactory, SimulatorFactory
 from tests.integration.live_servers import LiveGateway, ThreadedSimulator, create_key_for
-from thinkingthoughts.security.api_keys import Scope
+from thinkingthoughts.access.api_keys import Scope
 from thinkingthoughts.ui.gateway import ChatOutcome, GatewayClient
 from thinkingthoughts.ui.gateway_problems import GatewayProblem
 

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from thinkingthoughts.security.api_keys import Scope, generate_key_secret
-from thinkingthoughts.security.key_management import store_key
-from thinkingthoughts.security.usage_ledger import UsageKey, UsageLedger
+from thinkingthoughts.access.api_keys import Scope, generate_key_secret
+from thinkingthoughts.access.key_management import store_key
 from thinkingthoughts.storage import key_store, usage_store
 from thinkingthoughts.storage.clock import utcnow
 from thinkingthoughts.storage.database import Database
 from thinkingthoughts.storage.migrate import upgrade_database_async
 from thinkingthoughts.storage.models import ApiKey
+from thinkingthoughts.usage.ledger import UsageKey, UsageLedger
 
 DAY = date(2026, 12, 1)
 

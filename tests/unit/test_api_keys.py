@@ -2,15 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from thinkingthoughts.security.api_keys import (
+from thinkingthoughts.access.api_keys import (
     SECRET_PREFIX,
     Scope,
     generate_key_secret,
     hash_key_secret,
     parse_scopes,
 )
-from thinkingthoughts.security.authenticator import extract_secret
-from thinkingthoughts.security.principal import Principal
+from thinkingthoughts.access.authenticator import extract_secret
+from thinkingthoughts.access.principal import Principal
 
 
 def test_generated_secrets_are_unique_prefixed_and_hashed() -> None:

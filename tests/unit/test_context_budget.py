@@ -2,14 +2,16 @@ from __future__ import annotations
 
 import pytest
 
-from thinkingthoughts.chat.context import (
-    MESSAGE_OVERHEAD_TOKENS,
+from thinkingthoughts.context.budget import (
     ContextBudget,
     count_fitting_history,
-    estimate_message_tokens,
-    estimate_tokens,
     fits,
     reply_tokens_within,
+)
+from thinkingthoughts.context.tokens import (
+    MESSAGE_OVERHEAD_TOKENS,
+    estimate_message_tokens,
+    estimate_tokens,
 )
 
 

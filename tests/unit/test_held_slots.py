@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from tests.manual_clock import ManualClock
-from thinkingthoughts.security.storage_guard import CircuitBreaker, StorageGuard
-from thinkingthoughts.security.stream_slots import HeldSlot, MemoryStreamSlots
+from thinkingthoughts.usage.storage_guard import CircuitBreaker, StorageGuard
+from thinkingthoughts.usage.stream_slots import HeldSlot, MemoryStreamSlots
 
 LEASE_SECONDS = 0.03
 """Renewed every 10 ms of real time; the slots' own clock is the manual one."""

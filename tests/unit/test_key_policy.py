@@ -6,17 +6,22 @@ from typing import Any
 
 import pytest
 
-from thinkingthoughts.chat.context import ASCII_CHARS_PER_TOKEN, MESSAGE_OVERHEAD_TOKENS
-from thinkingthoughts.chat.metering import estimate_prompt_tokens, message_text, settled_usage
-from thinkingthoughts.chat.turns import MessageStatus
-from thinkingthoughts.security.key_policy import (
+from thinkingthoughts.access.key_policy import (
     POLICY_FIELDS,
     KeyPolicy,
     allow_list,
     effective_limit,
     policy_with,
 )
+from thinkingthoughts.context.tokens import (
+    ASCII_CHARS_PER_TOKEN,
+    MESSAGE_OVERHEAD_TOKENS,
+    estimate_prompt_tokens,
+    message_text,
+)
+from thinkingthoughts.engine.turn import MessageStatus
 from thinkingthoughts.upstream.protocol import Usage
+from thinkingthoughts.usage.metering import settled_usage
 
 # allow_list
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.manual_clock import ManualClock
-from thinkingthoughts.security.token_window import (
+from thinkingthoughts.usage.token_window import (
     MemoryTokenWindows,
     WindowCounts,
     adjusted_count,

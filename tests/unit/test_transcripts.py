@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from thinkingthoughts.chat.transcripts import (
+from thinkingthoughts.conversations.transcripts import (
     Transcript,
     TranscriptMessage,
     transcript_document,

@@ -72,7 +72,7 @@ def test_the_check_catches_every_form_of_importing_the_gateway() -> None:
         "from thinkingthoughts.storage import models\n"
         "import thinkingthoughts.settings\n"
         "from .. import errors\n"
-        "from ..chat.service import ChatService\n"
+        "from ..engine.pipeline import ChatService\n"
         "from thinkingthoughts import app\n"
         "from . import gateway\n"
         "from thinkingthoughts.ui.sse import parse_sse\n"
@@ -84,7 +84,7 @@ def test_the_check_catches_every_form_of_importing_the_gateway() -> None:
         "thinkingthoughts.settings",
         "thinkingthoughts",
         "thinkingthoughts.errors",
-        "thinkingthoughts.chat.service",
-        "thinkingthoughts.chat.service.ChatService",
+        "thinkingthoughts.engine.pipeline",
+        "thinkingthoughts.engine.pipeline.ChatService",
         "thinkingthoughts.app",
     }

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request, Response
 from sse_starlette import EventSourceResponse
 from starlette.background import BackgroundTask
 
+from thinkingthoughts.access.principal import Principal
 from thinkingthoughts.api.chat_schemas import ChatRequest, ChatResponse, UsageOut
 from thinkingthoughts.api.deps import ChatPrincipal, Resources
 from thinkingthoughts.api.disconnect import CLIENT_CLOSED_REQUEST, unless_client_leaves
@@ -19,8 +20,8 @@ from thinkingthoughts.api.errors import gateway_error_body
 from thinkingthoughts.api.limits import enforce_message_limits
 from thinkingthoughts.api.responses import json_text
 from thinkingthoughts.api.streaming import start_within_grace
-from thinkingthoughts.chat.metering import estimate_prompt_tokens
-from thinkingthoughts.chat.turns import (
+from thinkingthoughts.context.tokens import estimate_prompt_tokens
+from thinkingthoughts.engine.turn import (
     StreamDelta,
     StreamEvent,
     StreamFinished,
@@ -29,7 +30,6 @@ from thinkingthoughts.chat.turns import (
     TurnRequest,
 )
 from thinkingthoughts.errors import GatewayError
-from thinkingthoughts.security.principal import Principal
 from thinkingthoughts.settings import Settings
 
 router = APIRouter(prefix="/api", tags=["chat"])

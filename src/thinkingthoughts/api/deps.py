@@ -10,12 +10,12 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from thinkingthoughts.access.api_keys import Scope
+from thinkingthoughts.access.authenticator import extract_secret
+from thinkingthoughts.access.principal import Principal
 from thinkingthoughts.api.rate_limit_headers import set_rate_limit_headers
 from thinkingthoughts.errors import AuthenticationError, PermissionDeniedError
 from thinkingthoughts.resources import GatewayResources
-from thinkingthoughts.security.api_keys import Scope
-from thinkingthoughts.security.authenticator import extract_secret
-from thinkingthoughts.security.principal import Principal
 
 logger = logging.getLogger(__name__)
 

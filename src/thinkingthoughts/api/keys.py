@@ -13,10 +13,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field, StringConstraints
 
-from thinkingthoughts.api.deps import AdminPrincipal, ReadPrincipal, Resources
-from thinkingthoughts.errors import NotFoundError
-from thinkingthoughts.security.api_keys import Scope
-from thinkingthoughts.security.key_management import (
+from thinkingthoughts.access.api_keys import Scope
+from thinkingthoughts.access.key_management import (
     IssuedKey,
     KeyInfo,
     get_key,
@@ -26,10 +24,12 @@ from thinkingthoughts.security.key_management import (
     rotate_key,
     update_key,
 )
-from thinkingthoughts.security.key_policy import KeyPolicy, policy_with
-from thinkingthoughts.security.principal import Principal
-from thinkingthoughts.security.usage_report import UsageReport, read_usage_report
+from thinkingthoughts.access.key_policy import KeyPolicy, policy_with
+from thinkingthoughts.access.principal import Principal
+from thinkingthoughts.api.deps import AdminPrincipal, ReadPrincipal, Resources
+from thinkingthoughts.errors import NotFoundError
 from thinkingthoughts.storage.clock import utcnow
+from thinkingthoughts.usage.report import UsageReport, read_usage_report
 from thinkingthoughts.value_rules import NON_BLANK, NUMBERS_ONLY, AcceptableText, ClientModel
 
 SELF = "me"

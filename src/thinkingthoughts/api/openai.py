@@ -18,13 +18,13 @@ from thinkingthoughts.api.errors import gateway_error_body
 from thinkingthoughts.api.limits import enforce_message_limits
 from thinkingthoughts.api.responses import FastJSONResponse, json_text
 from thinkingthoughts.api.streaming import start_within_grace
-from thinkingthoughts.chat.metering import estimate_prompt_tokens, reply_token_ceiling
+from thinkingthoughts.context.tokens import estimate_prompt_tokens, reply_token_ceiling
 from thinkingthoughts.errors import GatewayError
 from thinkingthoughts.openai_api.model_catalog import ModelCatalog
 from thinkingthoughts.openai_api.protocol import ChatCompletionRequest, ModelCard, ModelList
 from thinkingthoughts.openai_api.relay import ChunkStream, UpstreamRelay
 from thinkingthoughts.openai_api.relay_protocol import CompletionRequest, EmbeddingRequest
-from thinkingthoughts.security.metering import KeyMeter
+from thinkingthoughts.usage.metering import KeyMeter
 from thinkingthoughts.value_rules import AcceptableText
 
 router = APIRouter(prefix="/v1", tags=["openai"])

@@ -12,13 +12,13 @@ from fastapi import APIRouter, Body, status
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from thinkingthoughts.access.principal import Principal
 from thinkingthoughts.api.deps import ChatPrincipal, DbSession, ReadPrincipal, Resources
-from thinkingthoughts.chat.context import estimate_tokens
+from thinkingthoughts.context.tokens import estimate_tokens
 from thinkingthoughts.errors import NotFoundError
 from thinkingthoughts.personas.registry import PersonaRecord
 from thinkingthoughts.personas.sheet import PersonaPatch, PersonaSheet, RequestedTraits
 from thinkingthoughts.resources import GatewayResources
-from thinkingthoughts.security.principal import Principal
 from thinkingthoughts.value_rules import AcceptableText, ClientModel
 
 router = APIRouter(prefix="/api/personas", tags=["personas"])

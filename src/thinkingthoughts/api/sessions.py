@@ -9,15 +9,15 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, StringConstraints
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from thinkingthoughts.access.principal import Principal
 from thinkingthoughts.api.deps import ChatPrincipal, DbSession, ReadPrincipal
-from thinkingthoughts.chat.transcript_reader import (
+from thinkingthoughts.conversations.transcript_reader import (
     MEDIA_TYPES,
     ExportFormat,
     read_transcript,
     rendered_transcript,
 )
 from thinkingthoughts.errors import NotFoundError
-from thinkingthoughts.security.principal import Principal
 from thinkingthoughts.storage import message_store, persona_store, session_store
 from thinkingthoughts.storage.models import ChatSession, Message
 from thinkingthoughts.value_rules import MAX_INT64, NON_BLANK, AcceptableText, ClientModel

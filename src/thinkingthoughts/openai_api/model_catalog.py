@@ -15,10 +15,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from thinkingthoughts.access.key_policy import KeyPolicy
 from thinkingthoughts.errors import NotFoundError
 from thinkingthoughts.openai_api.protocol import PERSONA_MODEL_PREFIX
 from thinkingthoughts.personas.registry import PersonaRecord, PersonaRegistry
-from thinkingthoughts.security.key_policy import KeyPolicy
 from thinkingthoughts.upstream.client import UpstreamClient
 from thinkingthoughts.upstream.models import ModelResolver, ResolvedModel, model_not_found
 

@@ -15,18 +15,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
-from thinkingthoughts.chat.metering import TurnMeter
-from thinkingthoughts.chat.recording import ReplyRelay
-from thinkingthoughts.chat.service import require_allowed
-from thinkingthoughts.chat.turns import ReplyTarget
+from thinkingthoughts.access.key_policy import KeyPolicy
+from thinkingthoughts.engine.pipeline import require_allowed
+from thinkingthoughts.engine.record import ReplyRelay
+from thinkingthoughts.engine.turn import ReplyTarget
 from thinkingthoughts.errors import InvalidRequestError
 from thinkingthoughts.observability.metrics import counting_upstream_errors
 from thinkingthoughts.openai_api.protocol import PERSONA_MODEL_PREFIX
-from thinkingthoughts.security.key_policy import KeyPolicy
 from thinkingthoughts.storage.database import Database
 from thinkingthoughts.upstream.client import EMBEDDINGS, TEXT_COMPLETIONS, UpstreamClient
 from thinkingthoughts.upstream.models import ModelResolver
 from thinkingthoughts.upstream.protocol import embedding_usage_from
+from thinkingthoughts.usage.metering import TurnMeter
 
 
 class ChunkStream(Protocol):

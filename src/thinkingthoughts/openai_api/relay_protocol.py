@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, StrictBool
 
-from thinkingthoughts.chat.metering import estimate_prompt_tokens
+from thinkingthoughts.context.tokens import estimate_prompt_tokens
 from thinkingthoughts.openai_api.protocol import TokenCount
 from thinkingthoughts.value_rules import MAX_INT64, NUMBERS_ONLY, ClientModel
 

@@ -20,16 +20,17 @@ import anyio
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from thinkingthoughts.chat.metering import TurnMeter, estimate_prompt_tokens
-from thinkingthoughts.chat.recording import (
+from thinkingthoughts.access.key_policy import KeyPolicy
+from thinkingthoughts.context.tokens import estimate_prompt_tokens
+from thinkingthoughts.engine.persist import session_title
+from thinkingthoughts.engine.pipeline import require_allowed
+from thinkingthoughts.engine.record import (
     ReplyRelay,
     record_reply,
     record_unfinished,
     storable_completion,
 )
-from thinkingthoughts.chat.service import require_allowed
-from thinkingthoughts.chat.turn_storage import session_title
-from thinkingthoughts.chat.turns import ReplyTarget
+from thinkingthoughts.engine.turn import ReplyTarget
 from thinkingthoughts.errors import InvalidRequestError, NotFoundError
 from thinkingthoughts.observability.metrics import counting_upstream_errors
 from thinkingthoughts.openai_api.protocol import (
@@ -37,13 +38,13 @@ from thinkingthoughts.openai_api.protocol import (
     ChatMessage,
 )
 from thinkingthoughts.personas.registry import PersonaRecord, PersonaRegistry
-from thinkingthoughts.security.key_policy import KeyPolicy
 from thinkingthoughts.storage import message_store, session_store
 from thinkingthoughts.storage.database import Database
 from thinkingthoughts.storage.models import ChatSession
 from thinkingthoughts.upstream.client import UpstreamClient
 from thinkingthoughts.upstream.models import ModelResolver, model_not_found
 from thinkingthoughts.upstream.protocol import completion_tool_calls
+from thinkingthoughts.usage.metering import TurnMeter
 
 NEW_SESSION = "new"
 """The `X-Session-Id` value that starts a session; its id comes back in the same header."""

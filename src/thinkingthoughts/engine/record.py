@@ -17,7 +17,7 @@ from typing import Any
 
 import anyio
 
-from thinkingthoughts.chat.turns import MessageStatus, ReplyTarget
+from thinkingthoughts.engine.turn import MessageStatus, ReplyTarget
 from thinkingthoughts.errors import GatewayError
 from thinkingthoughts.observability.metrics import (
     ACTIVE_STREAMS,

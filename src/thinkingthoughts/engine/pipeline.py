@@ -10,22 +10,22 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from thinkingthoughts.chat.context import (
+from thinkingthoughts.access.key_policy import KeyPolicy
+from thinkingthoughts.context.budget import (
     ContextBudget,
     count_fitting_history,
-    estimate_message_tokens,
     fits,
     reply_tokens_within,
 )
-from thinkingthoughts.chat.metering import estimate_prompt_tokens
-from thinkingthoughts.chat.recording import (
+from thinkingthoughts.context.tokens import estimate_message_tokens, estimate_prompt_tokens
+from thinkingthoughts.engine.persist import TurnWrite, planned_prompt, store_turn
+from thinkingthoughts.engine.record import (
     ReplyRelay,
     record_reply,
     recorded_if_unanswered,
     storable_completion,
 )
-from thinkingthoughts.chat.turn_storage import TurnWrite, planned_prompt, store_turn
-from thinkingthoughts.chat.turns import (
+from thinkingthoughts.engine.turn import (
     PreparedTurn,
     StreamDelta,
     StreamEvent,
@@ -41,7 +41,6 @@ from thinkingthoughts.errors import (
     PermissionDeniedError,
 )
 from thinkingthoughts.personas.registry import PersonaRecord, PersonaRegistry
-from thinkingthoughts.security.key_policy import KeyPolicy
 from thinkingthoughts.storage import turn_rows
 from thinkingthoughts.storage.database import Database
 from thinkingthoughts.upstream.client import UpstreamClient

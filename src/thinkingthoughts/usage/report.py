@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel
 
-from thinkingthoughts.security.key_management import KeyInfo
+from thinkingthoughts.access.key_management import KeyInfo
 from thinkingthoughts.storage import usage_store
 from thinkingthoughts.storage.clock import utcnow
 from thinkingthoughts.storage.database import Database

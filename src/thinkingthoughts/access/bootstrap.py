@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from thinkingthoughts.security.api_keys import Scope, generate_key_secret
-from thinkingthoughts.security.key_management import store_key
+from thinkingthoughts.access.api_keys import Scope, generate_key_secret
+from thinkingthoughts.access.key_management import store_key
 from thinkingthoughts.storage import key_store
 from thinkingthoughts.storage.database import Database
 

@@ -19,21 +19,52 @@ its slot free; bookkeeping never turns a delivered reply into a failure.
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 
 import anyio
 
-from thinkingthoughts.chat.metering import settled_usage
-from thinkingthoughts.chat.turns import MessageStatus
+from thinkingthoughts.access.principal import Principal
+from thinkingthoughts.context.tokens import estimate_tokens
 from thinkingthoughts.observability.metrics import TOKENS
-from thinkingthoughts.security.principal import Principal
-from thinkingthoughts.security.rate_limits import RateLimiter
-from thinkingthoughts.security.stream_slots import HeldSlot
-from thinkingthoughts.security.token_window import Reservation
-from thinkingthoughts.security.usage_ledger import UsageKey, UsageLedger
 from thinkingthoughts.storage.clock import utcnow
+from thinkingthoughts.storage.models import MessageStatus
 from thinkingthoughts.upstream.protocol import Usage
+from thinkingthoughts.usage.ledger import UsageKey, UsageLedger
+from thinkingthoughts.usage.rate_limits import RateLimiter
+from thinkingthoughts.usage.stream_slots import HeldSlot
+from thinkingthoughts.usage.token_window import Reservation
 
 logger = logging.getLogger(__name__)
+
+
+class TurnMeter(Protocol):
+    @property
+    def limits_tokens(self) -> bool:
+        """Whether the key has a token window (worth estimating the prompt for)."""
+
+    async def reserve(self, *, prompt_tokens: int, reply_tokens: int) -> None:
+        """Before the turn is stored: take what it may use, or refuse it (429)."""
+
+    def observe(self, *, usage: Usage | None, content: str, status: MessageStatus) -> None:
+        """The reply ended: what the upstream reported (if anything) and what was relayed."""
+
+    async def close(self) -> None:
+        """Settle the turn (at most once; never raises)."""
+
+
+def settled_usage(
+    *, reported: Usage | None, content: str, status: MessageStatus, prompt_estimate: int
+) -> Usage:
+    """The usage to account for a turn: the upstream's figures when it gave them; else
+    the prompt estimate (nothing when the upstream failed before a word) and the
+    relayed text's estimate."""
+    if reported is not None:
+        return reported
+    if status == "error" and not content:
+        return Usage(prompt_tokens=0, completion_tokens=0)
+    completion = estimate_tokens(content) if content else 0
+    return Usage(prompt_tokens=prompt_estimate, completion_tokens=completion)
+
 
 RAW_MODEL_PERSONA = ""
 """The usage rows' persona for turns on a plain upstream model."""

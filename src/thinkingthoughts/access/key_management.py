@@ -9,14 +9,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from thinkingthoughts.errors import ConflictError, NotFoundError
-from thinkingthoughts.security.api_keys import (
+from thinkingthoughts.access.api_keys import (
     NewKeySecret,
     Scope,
     generate_key_secret,
     parse_scopes,
 )
-from thinkingthoughts.security.key_policy import KeyPolicy, allow_list, policy_with
+from thinkingthoughts.access.key_policy import KeyPolicy, allow_list, policy_with
+from thinkingthoughts.errors import ConflictError, NotFoundError
 from thinkingthoughts.storage import key_store
 from thinkingthoughts.storage.clock import utcnow
 from thinkingthoughts.storage.database import Database

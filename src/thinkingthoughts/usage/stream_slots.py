@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from limits.errors import StorageError
 
-from thinkingthoughts.security.storage_guard import StorageGuard
+from thinkingthoughts.usage.storage_guard import StorageGuard
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

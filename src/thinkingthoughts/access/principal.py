@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from thinkingthoughts.security.api_keys import Scope
-from thinkingthoughts.security.key_policy import KeyPolicy
+from thinkingthoughts.access.api_keys import Scope
+from thinkingthoughts.access.key_policy import KeyPolicy
 
 SCOPE_GRANTS: dict[Scope, frozenset[Scope]] = {
     Scope.ADMIN: frozenset({Scope.ADMIN, Scope.CHAT, Scope.READ}),

@@ -5,12 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-MESSAGE_OVERHEAD_TOKENS = 4
-"""Tokens a chat template spends around each message (role markers, separators)."""
-
-ASCII_CHARS_PER_TOKEN = 3
-"""Conservative: English averages about four characters per token."""
-
 
 @dataclass(frozen=True, slots=True)
 class ContextBudget:
@@ -31,21 +25,6 @@ def reply_tokens_within(requested: int, *, max_model_len: int, smallest_prompt: 
     if requested < max_model_len:
         return requested
     return max(max_model_len - smallest_prompt, 1)
-
-
-def estimate_tokens(text: str) -> int:
-    """A cautious token estimate: over-counts ASCII text, counts other characters as one each.
-
-    Used where the upstream offers no exact count; erring high keeps requests under the
-    model's limit at the price of sending slightly less history.
-    """
-    ascii_chars = len(text) if text.isascii() else len(text.encode("ascii", "ignore"))
-    non_ascii = len(text) - ascii_chars
-    return -(-ascii_chars // ASCII_CHARS_PER_TOKEN) + non_ascii
-
-
-def estimate_message_tokens(content: str) -> int:
-    return estimate_tokens(content) + MESSAGE_OVERHEAD_TOKENS
 
 
 def count_fitting_history(

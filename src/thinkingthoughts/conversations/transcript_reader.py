@@ -7,7 +7,7 @@ from typing import Literal
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from thinkingthoughts.chat.transcripts import (
+from thinkingthoughts.conversations.transcripts import (
     Transcript,
     TranscriptMessage,
     transcript_document,

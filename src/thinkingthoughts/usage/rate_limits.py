@@ -20,18 +20,18 @@ from limits import RateLimitItem, RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
+from thinkingthoughts.access.key_policy import effective_limit
+from thinkingthoughts.access.principal import Principal
 from thinkingthoughts.errors import RateLimitedError
 from thinkingthoughts.observability.metrics import RATE_LIMITED
-from thinkingthoughts.security.key_policy import effective_limit
-from thinkingthoughts.security.principal import Principal
-from thinkingthoughts.security.storage_guard import CircuitBreaker, StorageGuard
-from thinkingthoughts.security.stream_slots import (
+from thinkingthoughts.usage.storage_guard import CircuitBreaker, StorageGuard
+from thinkingthoughts.usage.stream_slots import (
     HeldSlot,
     MemoryStreamSlots,
     RedisStreamSlots,
     StreamSlots,
 )
-from thinkingthoughts.security.token_window import (
+from thinkingthoughts.usage.token_window import (
     MemoryTokenWindows,
     RedisTokenWindows,
     Reservation,

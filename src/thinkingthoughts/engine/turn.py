@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from thinkingthoughts.security.key_policy import KeyPolicy
+from thinkingthoughts.access.key_policy import KeyPolicy
 from thinkingthoughts.upstream.protocol import Usage
 
 if TYPE_CHECKING:
-    from thinkingthoughts.chat.metering import TurnMeter
+    from thinkingthoughts.usage.metering import TurnMeter
 
 Role = Literal["system", "user", "assistant"]
 MessageStatus = Literal["complete", "interrupted", "error"]

@@ -9,8 +9,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from thinkingthoughts.chat.context import count_fitting_history, estimate_message_tokens
-from thinkingthoughts.chat.turns import TurnMessage
+from thinkingthoughts.context.budget import count_fitting_history
+from thinkingthoughts.context.tokens import estimate_message_tokens
+from thinkingthoughts.engine.turn import TurnMessage
 from thinkingthoughts.errors import InvalidRequestError, NotFoundError
 from thinkingthoughts.storage import turn_rows
 

@@ -7,11 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+from thinkingthoughts.access.api_keys import hash_key_secret, parse_scopes
+from thinkingthoughts.access.key_management import key_policy
+from thinkingthoughts.access.principal import Principal
 from thinkingthoughts.errors import AuthenticationError
 from thinkingthoughts.recent_reads import RecentReads
-from thinkingthoughts.security.api_keys import hash_key_secret, parse_scopes
-from thinkingthoughts.security.key_management import key_policy
-from thinkingthoughts.security.principal import Principal
 from thinkingthoughts.storage import key_store
 from thinkingthoughts.storage.database import Database
 
