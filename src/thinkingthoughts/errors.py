@@ -8,6 +8,7 @@
     ├── PermissionDeniedError        403  permission_denied
     ├── NotFoundError                404  not_found
     ├── ConflictError                409  conflict
+    │   └── SlugTakenError           409  slug_taken
     ├── PayloadTooLargeError         413  payload_too_large
     │   └── ContextOverflowError     413  context_length_exceeded
     ├── RateLimitedError             429  rate_limited  (carries retry_after)
@@ -76,6 +77,13 @@ class ConflictError(GatewayError):
     status_code = 409
     error_type = "conflict_error"
     code = "conflict"
+
+
+class SlugTakenError(ConflictError):
+    code = "slug_taken"
+
+    def __init__(self, slug: str) -> None:
+        super().__init__(f"a persona with slug '{slug}' exists")
 
 
 class PayloadTooLargeError(GatewayError):

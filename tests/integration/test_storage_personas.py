@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
+from thinkingthoughts.errors import SlugTakenError
 from thinkingthoughts.storage import persona_store, session_store
 from thinkingthoughts.storage.database import Database
 from thinkingthoughts.storage.models import ChatSession
@@ -44,9 +44,8 @@ async def test_update_replaces_the_sheet_and_bumps_the_version(database: Databas
     new_sheet = {**SHEET, "slug": "ada-l", "name": "Ada L."}
 
     async with database.session() as db, db.begin():
-        db.add(persona)
         updated = await persona_store.update_persona(
-            db, persona=persona, slug="ada-l", name="Ada L.", sheet=new_sheet
+            db, persona_id=persona.id, slug="ada-l", name="Ada L.", sheet=new_sheet
         )
 
     async with database.session() as db:
@@ -67,16 +66,17 @@ async def test_updates_from_stale_copies_still_get_distinct_versions(database: D
         copy_b = await persona_store.get_persona(second, ref=created.id)
         assert copy_a is not None
         assert copy_b is not None
-        await persona_store.update_persona(
-            first, persona=copy_a, slug="ada", name="First", sheet=SHEET
+        first_update = await persona_store.update_persona(
+            first, persona_id=copy_a.id, slug="ada", name="First", sheet=SHEET
         )
         await first.commit()
-        await persona_store.update_persona(
-            second, persona=copy_b, slug="ada", name="Second", sheet=SHEET
+        second_update = await persona_store.update_persona(
+            second, persona_id=copy_b.id, slug="ada", name="Second", sheet=SHEET
         )
         await second.commit()
 
-    assert (copy_a.version, copy_b.version) == (2, 3)
+    assert (copy_a.version, copy_b.version) == (1, 1)
+    assert (first_update.version, second_update.version) == (2, 3)
 
 
 async def test_taken_slug_is_refused(database: Database) -> None:
@@ -84,8 +84,11 @@ async def test_taken_slug_is_refused(database: Database) -> None:
         await persona_store.create_persona(db, slug="ada", name="Ada", sheet=SHEET)
 
     async with database.session() as db:
-        with pytest.raises(IntegrityError):
+        with pytest.raises(SlugTakenError, match="'ada'"):
             await persona_store.create_persona(db, slug="ada", name="Other", sheet=SHEET)
+        # The refusal leaves the transaction usable: the next write goes through.
+        other = await persona_store.create_persona(db, slug="bea", name="Bea", sheet=SHEET)
+        assert await persona_store.get_persona(db, ref="bea") == other
 
 
 async def test_renaming_onto_a_taken_slug_is_refused(database: Database) -> None:
@@ -94,11 +97,13 @@ async def test_renaming_onto_a_taken_slug_is_refused(database: Database) -> None
         grace = await persona_store.create_persona(db, slug="grace", name="Grace", sheet=SHEET)
 
     async with database.session() as db:
-        db.add(grace)
-        with pytest.raises(IntegrityError):
+        with pytest.raises(SlugTakenError):
             await persona_store.update_persona(
-                db, persona=grace, slug="ada", name="Grace", sheet=SHEET
+                db, persona_id=grace.id, slug="ada", name="Grace", sheet=SHEET
             )
+        kept = await persona_store.get_persona(db, ref=grace.id)
+    assert kept is not None
+    assert (kept.slug, kept.version) == ("grace", 1)
 
 
 async def test_list_is_ordered_by_name_and_counts_agree(database: Database) -> None:
@@ -124,8 +129,7 @@ async def test_deleted_persona_is_gone_and_its_sessions_remain(database: Databas
         )
 
     async with database.session() as db, db.begin():
-        db.add(persona)
-        await persona_store.delete_persona(db, persona=persona)
+        await persona_store.delete_persona(db, persona_id=persona.id)
 
     async with database.session() as db:
         assert await persona_store.get_persona(db, ref="ada") is None
@@ -176,7 +180,7 @@ async def test_one_slug_twice_among_globals_or_within_one_owner_is_refused(
         await persona_store.create_persona(db, slug="muse", name="A", sheet=SHEET, owner=owner)
 
     async with database.session() as db:
-        with pytest.raises(IntegrityError):
+        with pytest.raises(SlugTakenError):
             async with db.begin():
                 await persona_store.create_persona(
                     db, slug="muse", name="B", sheet=SHEET, owner=owner

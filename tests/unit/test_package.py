@@ -20,7 +20,7 @@ def test_public_names_match_all() -> None:
 
 def test_an_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
-        _ = thinkingthoughts.nothing_here  # type: ignore[attr-defined]
+        _ = thinkingthoughts.nothing_here
 
 
 def test_version_is_the_one_in_pyproject() -> None:

@@ -92,10 +92,10 @@ async def read_persona(
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def create_persona(
-    sheet: PersonaSheet, principal: ChatPrincipal, resources: Resources, db: DbSession
+    sheet: PersonaSheet, principal: ChatPrincipal, resources: Resources
 ) -> PersonaOut:
     """A global persona when an admin key makes it; else one private to the key's owner."""
-    async with db.begin():
+    async with resources.database.transaction() as db:
         record = await resources.personas.create(db, sheet, owner=principal.persona_owner)
     resources.personas.forget()  # again once committed: no request re-read the old state
     return persona_out(record)
@@ -107,9 +107,8 @@ async def replace_persona(
     sheet: PersonaSheet,
     principal: ChatPrincipal,
     resources: Resources,
-    db: DbSession,
 ) -> PersonaOut:
-    async with db.begin():
+    async with resources.database.transaction() as db:
         record = await resources.personas.update(
             db, ref, sheet.model_dump(), editor=principal.persona_owner
         )
@@ -123,11 +122,10 @@ async def update_persona(
     changes: PersonaPatch,
     principal: ChatPrincipal,
     resources: Resources,
-    db: DbSession,
 ) -> PersonaOut:
     """A merge patch: the fields sent replace the stored ones; the result must be valid."""
     sent = changes.model_dump(exclude_unset=True)
-    async with db.begin():
+    async with resources.database.transaction() as db:
         record = await resources.personas.update(db, ref, sent, editor=principal.persona_owner)
     resources.personas.forget()
     return persona_out(record)
@@ -135,9 +133,9 @@ async def update_persona(
 
 @router.delete("/{ref}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_persona(
-    ref: AcceptableText, principal: ChatPrincipal, resources: Resources, db: DbSession
+    ref: AcceptableText, principal: ChatPrincipal, resources: Resources
 ) -> None:
-    async with db.begin():
+    async with resources.database.transaction() as db:
         await resources.personas.delete(db, ref, editor=principal.persona_owner)
     resources.personas.forget()
 

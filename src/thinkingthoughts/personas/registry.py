@@ -10,14 +10,13 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thinkingthoughts.errors import (
-    ConflictError,
     InvalidRequestError,
     NotFoundError,
     PermissionDeniedError,
+    SlugTakenError,
 )
 from thinkingthoughts.personas.catalog import (
     TraitCatalog,
@@ -29,8 +28,7 @@ from thinkingthoughts.personas.seeds import load_seed_personas
 from thinkingthoughts.personas.sheet import PersonaSheet
 from thinkingthoughts.recent_reads import RecentReads
 from thinkingthoughts.storage import persona_store
-from thinkingthoughts.storage.models import Persona
-from thinkingthoughts.storage.persona_store import ANY_OWNER
+from thinkingthoughts.storage.persona_store import ANY_OWNER, PersonaRow
 from thinkingthoughts.value_rules import storable_json
 
 PROMPT_CACHE_SIZE = 2048
@@ -55,13 +53,13 @@ class PersonaRecord:
         return self.sheet.name
 
 
-def stored_sheet(row: Persona) -> PersonaSheet:
+def stored_sheet(row: PersonaRow) -> PersonaSheet:
     """The sheet a row holds. A NUL stored before the gateway refused it at the edge (a
     SQLite file holds one) reads as U+FFFD instead of failing every use of the persona."""
     return PersonaSheet.model_validate(storable_json(row.sheet))
 
 
-def record_from_row(row: Persona) -> PersonaRecord:
+def record_from_row(row: PersonaRow) -> PersonaRecord:
     return PersonaRecord(
         id=row.id,
         version=row.version,
@@ -141,15 +139,10 @@ class PersonaRegistry:
         self._check_default_traits(sheet)
         self.forget()
         if await persona_store.slug_in_use(db, slug=sheet.slug, owner=owner):
-            raise ConflictError(f"a persona with slug '{sheet.slug}' exists", code="slug_taken")
-        try:
-            row = await persona_store.create_persona(
-                db, slug=sheet.slug, name=sheet.name, sheet=_sheet_document(sheet), owner=owner
-            )
-        except IntegrityError as exc:  # another request took the slug meanwhile
-            raise ConflictError(
-                f"a persona with slug '{sheet.slug}' exists", code="slug_taken"
-            ) from exc
+            raise SlugTakenError(sheet.slug)
+        row = await persona_store.create_persona(
+            db, slug=sheet.slug, name=sheet.name, sheet=_sheet_document(sheet), owner=owner
+        )
         return record_from_row(row)
 
     async def update(
@@ -173,29 +166,26 @@ class PersonaRegistry:
         if sheet.slug != row.slug and await persona_store.slug_in_use(
             db, slug=sheet.slug, owner=row.owner, other_than=row.id
         ):
-            raise ConflictError(f"a persona with slug '{sheet.slug}' exists", code="slug_taken")
-        try:
-            row = await persona_store.update_persona(
-                db, persona=row, slug=sheet.slug, name=sheet.name, sheet=_sheet_document(sheet)
-            )
-        except IntegrityError as exc:
-            raise ConflictError(
-                f"a persona with slug '{sheet.slug}' exists", code="slug_taken"
-            ) from exc
+            raise SlugTakenError(sheet.slug)
+        row = await persona_store.update_persona(
+            db, persona_id=row.id, slug=sheet.slug, name=sheet.name, sheet=_sheet_document(sheet)
+        )
         return record_from_row(row)
 
     async def delete(self, db: AsyncSession, ref: str, *, editor: str | None = ANY_OWNER) -> None:
         row = await self._editable_row(db, ref, editor)
         self.forget()
-        await persona_store.delete_persona(db, persona=row)
+        await persona_store.delete_persona(db, persona_id=row.id)
 
-    async def _row(self, db: AsyncSession, ref: str, visible_to: str | None) -> Persona:
+    async def _row(self, db: AsyncSession, ref: str, visible_to: str | None) -> PersonaRow:
         row = await persona_store.get_persona(db, ref=ref, visible_to=visible_to)
         if row is None:
             raise NotFoundError(f"no persona '{ref}'", code="persona_not_found")
         return row
 
-    async def _editable_row(self, db: AsyncSession, ref: str, editor: str | None) -> Persona:
+    async def _editable_row(
+        self, db: AsyncSession, ref: str, editor: str | None
+    ) -> PersonaRow:
         row = await self._row(db, ref, editor)
         if editor is not None and row.owner != editor:
             raise PermissionDeniedError(
