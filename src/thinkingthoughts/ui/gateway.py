@@ -40,6 +40,7 @@ class ChatOutcome:
 
     session_id: str | None = None
     message_id: str | None = None
+    user_message_id: str | None = None
     persona: str | None = None
     model: str | None = None
     finish_reason: str | None = None
@@ -60,6 +61,7 @@ class ChatFields(TypedDict, total=False):
     temperature: float | None
     max_tokens: int | None
     session_id: str | None
+    parent_id: str | None
     model: str | None
     regenerate: bool
 
@@ -67,8 +69,10 @@ class ChatFields(TypedDict, total=False):
 def chat_request_body(**fields: Unpack[ChatFields]) -> JsonObject:
     """The JSON of a streamed `POST /api/chat`; fields left as None are not sent.
 
-    A regeneration sends no message: the gateway answers the session's last user
-    message again, in place of its last reply.
+    A regeneration sends no message: the gateway adds another reply (a sibling of the
+    earlier ones, which stay) to the user message named by `parent_id`, else to the
+    active path's last one. With a message, `parent_id` is the message it answers from
+    (a branch when it is not the active leaf; "root" starts a new first message).
     """
     body: JsonObject = {"stream": True}
     message = fields.get("message")
@@ -76,7 +80,7 @@ def chat_request_body(**fields: Unpack[ChatFields]) -> JsonObject:
         body["regenerate"] = True
     elif message is not None:
         body["message"] = message
-    for name in ("session_id", "persona", "temperature", "max_tokens", "model"):
+    for name in ("session_id", "parent_id", "persona", "temperature", "max_tokens", "model"):
         value = fields.get(name)
         if value is not None:
             body[name] = value
@@ -163,6 +167,13 @@ class GatewayClient:
         """A session with every one of its messages (read `page_size` at a time)."""
         path = f"/api/sessions/{_part(session_id)}"
         detail = _object(self._get(path, params={"limit": page_size, "offset": 0}))
+        return self._whole_session(detail, page_size=page_size)
+
+    def _whole_session(
+        self, detail: JsonObject, *, page_size: int = SESSION_PAGE_SIZE
+    ) -> JsonObject:
+        """`detail` (a session's first page of messages) with the rest of its active path."""
+        path = f"/api/sessions/{_part(str(detail.get('id')))}"
         messages = _list(detail.get("messages"))
         total = detail.get("messages_total")
         while isinstance(total, int) and len(messages) < total:
@@ -173,6 +184,19 @@ class GatewayClient:
             messages.extend(page)
         detail["messages"] = messages
         return detail
+
+    def select_message(self, session_id: str, message_id: str) -> JsonObject:
+        """Make the path through `message_id` the session's active one (down to the newest
+        leaf below it); the session as `read_session` gives it."""
+        path = f"/api/sessions/{_part(session_id)}/messages/{_part(message_id)}/select"
+        return self._whole_session(_object(self._call("POST", path)))
+
+    def fork_session(self, session_id: str, message_id: str) -> JsonObject:
+        """A new session whose history is a copy of the path up to `message_id`."""
+        path = f"/api/sessions/{_part(session_id)}/fork"
+        return self._whole_session(
+            _object(self._call("POST", path, json={"message_id": message_id}))
+        )
 
     def rename_session(self, session_id: str, title: str) -> JsonObject:
         path = f"/api/sessions/{_part(session_id)}"
@@ -300,6 +324,7 @@ def _apply_event(outcome: ChatOutcome, name: str, data: object) -> str:
     if name == "start":
         outcome.session_id = _text(payload.get("session_id"))
         outcome.message_id = _text(payload.get("message_id"))
+        outcome.user_message_id = _text(payload.get("user_message_id"))
         outcome.persona = _text(payload.get("persona"))
         outcome.model = _text(payload.get("model"))
     elif name == "delta":

@@ -59,6 +59,26 @@ EN: dict[str, str] = {
     "chat.unsent": "Unsent message",
     "chat.send_again": "Send again",
     "chat.discard": "Discard",
+    "chat.previous_version": "‹",
+    "chat.previous_version_help": "The previous version",
+    "chat.next_version": "›",
+    "chat.next_version_help": "The next version",
+    "chat.version": "{position}/{count}",
+    "chat.edit": "Edit",
+    "chat.edit_label": "Edited message",
+    "chat.edit_send": "Send",
+    "chat.edit_cancel": "Cancel",
+    "chat.branch": "Branch from here",
+    "chat.branch_help": "A new conversation that starts with everything up to here",
+    "chat.branched": "A new conversation branched from that message: it is open now.",
+    "chat.message_gone": "That message is no longer in this conversation.",
+    "chat.link_not_found": (
+        "The conversation this link names does not exist, or belongs to another key. "
+        "A new conversation starts here."
+    ),
+    "chat.link_invalid": (
+        "This link does not name a conversation. A new conversation starts here."
+    ),
     # sessions (sidebar)
     "sessions.title": "Conversations",
     "sessions.none": "No conversation yet.",
@@ -202,6 +222,28 @@ FR: dict[str, str] = {
     "chat.unsent": "Message non envoyé",
     "chat.send_again": "Renvoyer",
     "chat.discard": "Abandonner",
+    "chat.previous_version": "‹",
+    "chat.previous_version_help": "La version précédente",
+    "chat.next_version": "›",
+    "chat.next_version_help": "La version suivante",
+    "chat.version": "{position}/{count}",
+    "chat.edit": "Modifier",
+    "chat.edit_label": "Message modifié",
+    "chat.edit_send": "Envoyer",
+    "chat.edit_cancel": "Annuler",
+    "chat.branch": "Bifurquer d'ici",
+    "chat.branch_help": "Une nouvelle discussion qui reprend tout jusqu'ici",
+    "chat.branched": (
+        "Une nouvelle discussion bifurque de ce message : c'est elle qui est ouverte."
+    ),
+    "chat.message_gone": "Ce message ne fait plus partie de cette discussion.",
+    "chat.link_not_found": (
+        "La discussion de ce lien n'existe pas, ou appartient à une autre clé. "
+        "Une nouvelle discussion commence ici."
+    ),
+    "chat.link_invalid": (
+        "Ce lien ne désigne aucune discussion. Une nouvelle discussion commence ici."
+    ),
     # sessions (sidebar)
     "sessions.title": "Discussions",
     "sessions.none": "Aucune discussion pour l'instant.",
