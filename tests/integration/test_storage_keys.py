@@ -7,10 +7,10 @@ from sqlalchemy.exc import IntegrityError
 
 from thinkingthoughts.storage import key_store
 from thinkingthoughts.storage.database import Database
-from thinkingthoughts.storage.models import ApiKey
+from thinkingthoughts.storage.key_store import KeyRow
 
 
-async def _create(database: Database, name: str, secret_hash: str) -> ApiKey:
+async def _create(database: Database, name: str, secret_hash: str) -> KeyRow:
     async with database.session() as db, db.begin():
         return await key_store.create_api_key(
             db,
@@ -61,10 +61,10 @@ async def test_marking_a_key_used_records_the_time(database: Database) -> None:
     used_at = datetime(2031, 2, 3, 4, 5, 6, tzinfo=UTC)
 
     async with database.session() as db, db.begin():
-        loaded = await key_store.get_api_key(db, key_id=key.id)
         await key_store.mark_api_key_used(db, key_id=key.id, at=used_at)
-        assert loaded is not None
-        assert loaded.last_used_at == used_at
+        seen_in_the_same_transaction = await key_store.get_api_key(db, key_id=key.id)
+        assert seen_in_the_same_transaction is not None
+        assert seen_in_the_same_transaction.last_used_at == used_at
 
     async with database.session() as db:
         stored = await key_store.get_api_key(db, key_id=key.id)
@@ -77,9 +77,9 @@ async def test_revoking_keeps_the_first_revocation_time(database: Database) -> N
     first = datetime(2031, 1, 1, tzinfo=UTC)
 
     async with database.session() as db, db.begin():
-        db.add(key)
-        await key_store.revoke_api_key(db, key=key, at=first)
-        await key_store.revoke_api_key(db, key=key, at=first + timedelta(days=1))
+        revoked = await key_store.revoke_api_key(db, key_id=key.id, at=first)
+        again = await key_store.revoke_api_key(db, key_id=key.id, at=first + timedelta(days=1))
+    assert revoked.revoked_at == again.revoked_at == first
 
     async with database.session() as db:
         stored = await key_store.find_api_key_by_hash(db, secret_hash="a" * 64)

@@ -20,7 +20,7 @@ from thinkingthoughts.errors import ConflictError, NotFoundError
 from thinkingthoughts.storage import key_store
 from thinkingthoughts.storage.clock import utcnow
 from thinkingthoughts.storage.database import Database
-from thinkingthoughts.storage.models import ApiKey
+from thinkingthoughts.storage.key_store import KeyRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,7 @@ class IssuedKey:
     secret: str
 
 
-def key_info(row: ApiKey) -> KeyInfo:
+def key_info(row: KeyRow) -> KeyInfo:
     return KeyInfo(
         id=row.id,
         name=row.name,
@@ -64,7 +64,7 @@ def key_info(row: ApiKey) -> KeyInfo:
     )
 
 
-def key_policy(row: ApiKey) -> KeyPolicy:
+def key_policy(row: KeyRow) -> KeyPolicy:
     return KeyPolicy(
         requests_per_minute=row.requests_per_minute,
         tokens_per_minute=row.tokens_per_minute,
@@ -134,12 +134,10 @@ async def update_key(
     """Rename a key and/or change its limits and allow-lists; unnamed fields stay."""
     async with database.transaction() as db:
         row = await _find(db, ref)
-        changed = policy_with(key_policy(row), policy)
+        changes = policy_columns(policy_with(key_policy(row), policy))
         if name is not None:
-            row.name = name
-        _apply_policy(row, changed)
-        await db.flush()
-        return key_info(row)
+            changes["name"] = name
+        return key_info(await key_store.update_api_key(db, key_id=row.id, changes=changes))
 
 
 async def revoke_key(database: Database, ref: str) -> KeyInfo:
@@ -147,7 +145,7 @@ async def revoke_key(database: Database, ref: str) -> KeyInfo:
     async with database.transaction() as db:
         row = await _find(db, ref)
         await _keep_an_admin(db, row)
-        return key_info(await key_store.revoke_api_key(db, key=row, at=utcnow()))
+        return key_info(await key_store.revoke_api_key(db, key_id=row.id, at=utcnow()))
 
 
 async def rotate_key(database: Database, ref: str) -> IssuedKey:
@@ -158,7 +156,7 @@ async def rotate_key(database: Database, ref: str) -> IssuedKey:
         old = await _find(db, ref)
         if old.revoked_at is not None:
             raise ConflictError(f"key '{ref}' is revoked; create a new one", code="key_revoked")
-        await key_store.revoke_api_key(db, key=old, at=utcnow())
+        await key_store.revoke_api_key(db, key_id=old.id, at=utcnow())
         row = await _store(
             db,
             new,
@@ -180,8 +178,8 @@ async def _store(
     owner: str | None,
     expires_at: datetime | None,
     policy: KeyPolicy,
-) -> ApiKey:
-    row = await key_store.create_api_key(
+) -> KeyRow:
+    return await key_store.create_api_key(
         db,
         name=name,
         prefix=new.prefix,
@@ -189,22 +187,23 @@ async def _store(
         scopes=[scope.value for scope in scopes],
         owner=owner or f"key-{new.prefix}",
         expires_at=expires_at,
+        policy=policy_columns(policy),
     )
-    _apply_policy(row, policy)
-    await db.flush()
-    return row
 
 
-def _apply_policy(row: ApiKey, policy: KeyPolicy) -> None:
-    row.requests_per_minute = policy.requests_per_minute
-    row.tokens_per_minute = policy.tokens_per_minute
-    row.concurrent_streams = policy.concurrent_streams
+def policy_columns(policy: KeyPolicy) -> dict[str, Any]:
+    """A key policy as the key table stores it (allow-lists as lists, or NULL)."""
     personas, models = allow_list(policy.allowed_personas), allow_list(policy.allowed_models)
-    row.allowed_personas = list(personas) if personas is not None else None
-    row.allowed_models = list(models) if models is not None else None
+    return {
+        "requests_per_minute": policy.requests_per_minute,
+        "tokens_per_minute": policy.tokens_per_minute,
+        "concurrent_streams": policy.concurrent_streams,
+        "allowed_personas": list(personas) if personas is not None else None,
+        "allowed_models": list(models) if models is not None else None,
+    }
 
 
-async def _find(db: AsyncSession, ref: str) -> ApiKey:
+async def _find(db: AsyncSession, ref: str) -> KeyRow:
     row = await key_store.get_api_key(db, key_id=ref)
     if row is not None:
         return row
@@ -216,7 +215,7 @@ async def _find(db: AsyncSession, ref: str) -> ApiKey:
     return matches[0]
 
 
-async def _keep_an_admin(db: AsyncSession, leaving: ApiKey) -> None:
+async def _keep_an_admin(db: AsyncSession, leaving: KeyRow) -> None:
     if Scope.ADMIN.value not in leaving.scopes or leaving.revoked_at is not None:
         return
     now = utcnow()
