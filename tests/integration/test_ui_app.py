@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -41,12 +42,18 @@ def database_url(tmp_path: Path) -> str:
 @pytest.fixture
 def open_page(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> PageOpener:
     """Run the page once with the environment given (STREAMLIT_BACKEND_API_URL and
-    TT_API_KEY of `gateway` unless told otherwise); nothing else of the machine leaks in."""
+    TT_API_KEY of `gateway` unless told otherwise) and the address's `query`, as a tab
+    that opens it (or reloads it); nothing else of the machine leaks in."""
     for name in UI_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TT_DATA_DIR", str(tmp_path / "no-data"))
 
-    def start(gateway: LiveGateway | None = None, **env: str | None) -> AppTest:
+    def start(
+        gateway: LiveGateway | None = None,
+        *,
+        query: dict[str, str] | None = None,
+        **env: str | None,
+    ) -> AppTest:
         if gateway is not None:
             monkeypatch.setenv("STREAMLIT_BACKEND_API_URL", gateway.base_url)
             monkeypatch.setenv("TT_API_KEY", gateway.admin_key)
@@ -55,7 +62,9 @@ def open_page(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> PageOpener:
                 monkeypatch.delenv(name, raising=False)
             else:
                 monkeypatch.setenv(name, value)
-        return AppTest.from_file(str(APP), default_timeout=RUN_TIMEOUT).run()
+        page = AppTest.from_file(str(APP), default_timeout=RUN_TIMEOUT)
+        page.query_params.update(query or {})
+        return page.run()
 
     return start
 
@@ -607,3 +616,62 @@ def test_the_chat_page_opens_on_the_gateways_default_persona(
 
     assert page.exception == []
     assert page.selectbox(key="persona").value == default
+
+
+# -- addresses, alternatives, edits and branches ----------------------------------------------
+
+
+def texts_of(page: AppTest) -> list[str]:
+    """The plain texts drawn in the chat bubbles, e.g. a reply's "2/2"."""
+    return [str(t.value) for message in page.chat_message for t in message.text]
+
+
+def test_a_reload_of_the_address_reopens_the_conversation(
+    page: AppTest, open_page: PageOpener, gateway: LiveGateway, admin: httpx.Client
+) -> None:
+    page.selectbox(key="persona").set_value("concierge").run()
+    send(page, "Where to eat?")
+    session_id = page.session_state["session_id"]
+    assert page.query_params == {"session": session_id}
+    shown = conversation(page)
+
+    reloaded = open_page(gateway, query=dict(page.query_params))
+
+    assert reloaded.exception == []
+    assert warnings(reloaded) == []
+    assert reloaded.session_state["session_id"] == session_id
+    assert conversation(reloaded) == shown
+    assert reloaded.selectbox(key="persona").value == "concierge"
+    assert reloaded.query_params == {"session": session_id}
+
+    reloaded.button(key="new_conversation").click().run()
+    assert reloaded.query_params == {}
+    reloaded.button(key=f"open_{session_id}").click().run()
+    assert reloaded.query_params == {"session": session_id}
+
+
+def test_a_link_to_an_unknown_foreign_or_malformed_conversation_starts_a_new_one(
+    gateway: LiveGateway, open_page: PageOpener, admin: httpx.Client
+) -> None:
+    foreign = admin.post("/api/chat", json={"message": "mine"}).json()["session_id"]
+    other_key = create_key_for(gateway, Scope.CHAT)
+    links = {
+        foreign: "does not exist, or belongs to another key",
+        str(uuid.uuid4()): "does not exist, or belongs to another key",
+        "not-a-conversation": "does not name a conversation",
+    }
+    for link, said in links.items():
+        page = open_page(
+            STREAMLIT_BACKEND_API_URL=gateway.base_url,
+            TT_API_KEY=other_key,
+            query={"session": link},
+        )
+
+        assert page.exception == []
+        assert errors(page) == []
+        (warning,) = warnings(page)
+        assert said in warning
+        assert page.session_state["session_id"] is None
+        assert [role for role, _ in conversation(page)] == ["assistant"]  # the greeting
+        assert page.query_params == {}
+    assert [s["id"] for s in sessions(admin)] == [foreign]  # nothing made, nothing taken
