@@ -1,4 +1,5 @@
-"""Compiles a persona, its trait levels and the operator policy into one system prompt.
+"""Compiles a persona, its trait levels and the operator policy into the persona's slots of
+the prompt (see `context.assembler`), and those, joined, into one system prompt.
 
 Pure and deterministic: the same inputs always give the same text. Sections run from the
 most stable to the least stable (operator policy, persona sheet, trait modulations), so
@@ -12,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeGuard
 
+from thinkingthoughts.context.assembler import PromptSlots, system_text
 from thinkingthoughts.personas.catalog import (
     FALLBACK_LOCALE,
     MAX_TRAIT_LEVEL,
@@ -118,13 +120,27 @@ def compile_system_prompt(
     part of the prompt: it is the conversation's opening message. Trait ids missing from
     the catalog and levels outside 1..5 are ignored.
     """
+    return system_text(
+        compile_prompt_slots(sheet=sheet, trait_levels=trait_levels, catalog=catalog, policy=policy)
+    )
+
+
+def compile_prompt_slots(
+    *,
+    sheet: PersonaSheet,
+    trait_levels: Mapping[str, int],
+    catalog: TraitCatalog,
+    policy: str,
+) -> PromptSlots:
+    """The persona's three slots of the prompt (operator policy, persona sheet, trait
+    instructions), each rendered as in `compile_system_prompt`, for the context assembler
+    to place; a slot with nothing to say is empty."""
     wording = _WORDING.get(sheet.locale, _WORDING[FALLBACK_LOCALE])
-    sections = [
-        _policy_section(policy, wording),
-        _persona_section(sheet, wording),
-        _traits_section(trait_levels, catalog, sheet.locale, wording),
-    ]
-    return "\n\n".join(section for section in sections if section)
+    return PromptSlots(
+        operator_policy=_policy_section(policy, wording),
+        persona_sheet=_persona_section(sheet, wording),
+        trait_instructions=_traits_section(trait_levels, catalog, sheet.locale, wording),
+    )
 
 
 def _policy_section(policy: str, wording: _Wording) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from thinkingthoughts.context.assembler import PromptSlots, system_text
 from thinkingthoughts.errors import (
     InvalidRequestError,
     NotFoundError,
@@ -23,7 +24,7 @@ from thinkingthoughts.personas.catalog import (
     resolve_trait_levels,
     validate_trait_levels,
 )
-from thinkingthoughts.personas.compiler import compile_system_prompt
+from thinkingthoughts.personas.compiler import compile_prompt_slots
 from thinkingthoughts.personas.seeds import load_seed_personas
 from thinkingthoughts.personas.sheet import PersonaSheet
 from thinkingthoughts.recent_reads import RecentReads
@@ -88,7 +89,7 @@ class PersonaRegistry:
         )
         self._policy_for_locale = policy_for_locale
         self._default_ref = default_ref
-        self._prompts: OrderedDict[tuple[str, int, tuple[tuple[str, int], ...]], str] = (
+        self._prompts: OrderedDict[tuple[str, int, tuple[tuple[str, int], ...]], PromptSlots] = (
             OrderedDict()
         )
 
@@ -215,22 +216,27 @@ class PersonaRegistry:
         )
 
     def system_prompt(self, persona: PersonaRecord, levels: Mapping[str, int]) -> str:
-        """The compiled prompt, cached by persona version and trait levels."""
+        """The compiled prompt: the persona's slots joined as the assembler joins them."""
+        return system_text(self.prompt_slots(persona, levels))
+
+    def prompt_slots(self, persona: PersonaRecord, levels: Mapping[str, int]) -> PromptSlots:
+        """The persona's slots of the prompt (policy, sheet, traits), cached by persona
+        version and trait levels."""
         key = (persona.id, persona.version, tuple(sorted(levels.items())))
         cached = self._prompts.get(key)
         if cached is not None:
             self._prompts.move_to_end(key)
             return cached
-        prompt = compile_system_prompt(
+        slots = compile_prompt_slots(
             sheet=persona.sheet,
             trait_levels=levels,
             catalog=self.catalog,
             policy=self._policy_for_locale(persona.sheet.locale),
         )
-        self._prompts[key] = prompt
+        self._prompts[key] = slots
         if len(self._prompts) > PROMPT_CACHE_SIZE:
             self._prompts.popitem(last=False)
-        return prompt
+        return slots
 
     def _check_default_traits(self, sheet: PersonaSheet) -> None:
         validate_trait_levels(self.catalog, sheet.default_traits)
