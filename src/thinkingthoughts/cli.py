@@ -391,7 +391,10 @@ def main() -> None:
 @app.command()
 def bench(
     scenario: Annotated[
-        str, typer.Argument(help="chat, stream, openai, long-session, soak, postgres or all.")
+        str,
+        typer.Argument(
+            help="chat, stream, openai, long-session, soak, postgres, prefix-stability or all."
+        ),
     ],
     requests: Annotated[int, typer.Option(min=1, help="Timed requests per target.")] = 3000,
     concurrency: Annotated[int, typer.Option(min=1, help="Concurrent clients.")] = 32,

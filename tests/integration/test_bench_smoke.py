@@ -103,6 +103,19 @@ def test_soak_samples_resident_memory(tmp_path: Path) -> None:
     assert all(mib > 10 for _, mib in samples)
 
 
+def test_prefix_stability_records_every_turns_prompt(tmp_path: Path) -> None:
+    table, report = run_bench(tmp_path, "prefix-stability")
+    assert report["options"] == {"requests": 40, "concurrency": 1, "max_model_len": 1024}
+    (check,) = report["checks"]
+    assert check["met"] in (True, False)
+    assert check["measured"].endswith("%")
+    breaks = report["series"]["turns whose prompt does not extend the previous one"]
+    assert all(0 < turn < 40 for turn in breaks)
+    # The small context is outgrown: some turns sent only part of the history.
+    assert "40 turns;" in table
+    assert " 0 sent only part" not in table
+
+
 @pytest.mark.postgres
 def test_postgres_runs_chat_with_two_workers(tmp_path: Path, postgres_database_url: str) -> None:
     _, report = run_bench(

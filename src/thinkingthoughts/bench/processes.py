@@ -102,12 +102,16 @@ class ServerProcess:
         self.stop()
 
 
-def start_simulator(*, reply_tokens: int, itl: float = 0.0, ttft: float = 0.0) -> ServerProcess:
+def start_simulator(
+    *, reply_tokens: int, itl: float = 0.0, ttft: float = 0.0, max_model_len: int | None = None
+) -> ServerProcess:
     port = free_port()
     command = [
         sys.executable, "-m", "thinkingthoughts", "simulate", "--port", str(port),
         "--reply-tokens", str(reply_tokens), "--itl", str(itl), "--ttft", str(ttft),
     ]  # fmt: skip
+    if max_model_len is not None:
+        command += ["--max-model-len", str(max_model_len)]
     return ServerProcess("the simulator", command, port=port, health_path="/health")
 
 

@@ -9,6 +9,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from thinkingthoughts.bench.loadgen import CallFor, LoadRun, run_load
+from thinkingthoughts.bench.prefix_stability import (
+    measure_prefix_stability,
+    prefix_stability_report,
+)
 from thinkingthoughts.bench.processes import ServerProcess
 from thinkingthoughts.bench.report import Check, ScenarioReport
 from thinkingthoughts.bench.seeding import seed_long_sessions
@@ -40,6 +44,10 @@ class BenchOptions:
     workers: int = 2
     litellm: str | None = None
     """The `litellm` command; default: found beside Python or on PATH."""
+    prefix_turns: int = 400
+    prefix_context: int = 4096
+    """The model's context in the prefix-stability session: a few times smaller than the
+    conversation grows, so the history is evicted again and again."""
 
 
 def measure(
@@ -227,6 +235,21 @@ def soak(options: BenchOptions) -> ScenarioReport:
     return report
 
 
+def prefix_stability(options: BenchOptions) -> ScenarioReport:
+    """One long native session, one turn at a time, on a model whose small context the
+    history outgrows several times: the share of turns whose upstream prompt begins with
+    the previous turn's whole prompt (what a prefix cache reuses)."""
+    report = _report("prefix-stability", prefix_stability.__doc__, options, options.prefix_turns, 1)
+    report.options["max_model_len"] = options.prefix_context
+    run, cpu_per_turn = measure_prefix_stability(
+        options.workdir / "prefix-stability",
+        turns=options.prefix_turns,
+        max_model_len=options.prefix_context,
+    )
+    prefix_stability_report(report, run, cpu_per_turn)
+    return report
+
+
 def _check_gateway_against(report: ScenarioReport) -> None:
     gateway = report.summary("gateway")
     if gateway is None:
@@ -284,6 +307,7 @@ SCENARIOS: dict[str, Callable[[BenchOptions], ScenarioReport]] = {
     "long-session": long_session,
     "soak": soak,
     "postgres": postgres,
+    "prefix-stability": prefix_stability,
 }
 
 
@@ -297,4 +321,6 @@ def smoke_options(options: BenchOptions) -> BenchOptions:
         session_sizes=(10, 200),
         soak_requests=120,
         soak_sample_every=60,
+        prefix_turns=40,
+        prefix_context=1024,
     )
