@@ -89,7 +89,7 @@ def render_chat(gw: GatewayClient, texts: Texts, language: str) -> None:
     persona = by_slug[settings.persona]
 
     regenerating = bool(st.session_state.pop(REGENERATE, False)) and session is not None
-    edit = sent_edit() if session is not None else None
+    edit = sent_edit()
     retry = st.session_state.pop(RETRY, None)
     retry_parent = st.session_state.pop(RETRY_PARENT, None)
     typed = st.chat_input(texts["chat.placeholder"], key=CHAT_INPUT_KEY, submit_mode="disable")
