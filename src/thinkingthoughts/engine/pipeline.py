@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from thinkingthoughts.access.key_policy import KeyPolicy
+from thinkingthoughts.context.assembler import assemble_prompt, post_history_tokens, system_text
 from thinkingthoughts.context.budget import (
     ContextBudget,
     count_fitting_history,
@@ -113,7 +114,8 @@ class ChatService:
         }
         requested = {**stored_traits, **request.traits}
         levels = self._personas.trait_levels(persona, requested)
-        system_prompt = self._personas.system_prompt(persona, levels)
+        slots = self._personas.prompt_slots(persona, levels)
+        system_prompt = system_text(slots, context_tokens=model.max_model_len)
         max_tokens = reply_tokens_within(
             request.max_tokens or self._default_max_tokens,
             max_model_len=model.max_model_len,
@@ -128,7 +130,9 @@ class ChatService:
 
         session_id: str | None = None
         if request.stateless:
-            history = _fit_messages(system_prompt, request.messages, budget)
+            history = _fit_messages(
+                system_prompt, request.messages, budget - post_history_tokens(slots)
+            )
         else:
             write = TurnWrite(
                 owner=request.owner,
@@ -139,7 +143,7 @@ class ChatService:
                 messages=request.messages,
                 regenerate=request.regenerate,
                 system_prompt=system_prompt,
-                budget=budget,
+                budget=budget - post_history_tokens(slots),
             )
             if request.meter is not None and request.meter.limits_tokens:
                 # Reserved before anything is written: a refused turn stores nothing.
@@ -149,9 +153,8 @@ class ChatService:
                 )
             stored = await self._database.run(partial(store_turn, write=write))
             session_id, history = stored.session_id, stored.history
-        upstream_messages = await self._trim_to_exact_count(
-            [{"role": "system", "content": system_prompt}, *history], budget, model
-        )
+        assembled = assemble_prompt(slots, history, context_tokens=model.max_model_len)
+        upstream_messages = await self._trim_to_exact_count(assembled.messages, budget, model)
         return self._prepared(session_id, persona, model, upstream_messages, max_tokens, request)
 
     async def complete(self, turn: PreparedTurn) -> TurnResult:

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thinkingthoughts.access.key_policy import KeyPolicy
+from thinkingthoughts.context.assembler import assemble_prompt
 from thinkingthoughts.context.tokens import estimate_prompt_tokens
 from thinkingthoughts.engine.persist import session_title
 from thinkingthoughts.engine.pipeline import require_allowed
@@ -153,8 +154,10 @@ class OpenAIChatService:
                     db, request.model, request.persona_slug, visible_to
                 )
                 traits = self._personas.trait_levels(persona, request.traits or {})
-                system = self._personas.system_prompt(persona, traits)
-                messages = [{"role": "system", "content": system}, *messages]
+                slots = self._personas.prompt_slots(persona, traits)
+                messages = assemble_prompt(
+                    slots, messages, context_tokens=resolved.max_model_len
+                ).messages
                 upstream_model = resolved.name
             else:
                 if request.traits:
