@@ -40,7 +40,14 @@ def _conversation(database_url: str, *, idle_days: int, words: tuple[str, ...]) 
         for n, text in enumerate(words):
             role: MessageRole = "user" if n % 2 == 0 else "assistant"
             await database.run(
-                partial(turn_rows.append_message, session_id=session_id, role=role, content=text)
+                partial(
+                    turn_rows.append_message,
+                    session_id=session_id,
+                    parent_id=turn_rows.ACTIVE_LEAF,
+                    content_tokens=1,
+                    role=role,
+                    content=text,
+                )
             )
         idle_since = utcnow() - timedelta(days=idle_days)
         sessions = turn_rows.SESSIONS

@@ -62,10 +62,17 @@ async def test_run_commits_what_its_work_wrote(database: Database) -> None:
     session_id = await _new_session(database)
 
     appended = await database.run(
-        partial(turn_rows.append_message, session_id=session_id, role="user", content="hello")
+        partial(
+            turn_rows.append_message,
+            session_id=session_id,
+            parent_id=turn_rows.ACTIVE_LEAF,
+            content_tokens=1,
+            role="user",
+            content="hello",
+        )
     )
 
-    tail = await database.run(partial(turn_rows.read_history_tail, session_id=session_id, limit=5))
+    tail = await database.run(partial(turn_rows.read_path_tail, leaf_id=appended.id, limit=5))
     assert [(row.seq, row.content) for row in tail] == [(appended.seq, "hello")]
 
 
@@ -73,7 +80,14 @@ async def test_run_keeps_nothing_of_work_that_fails_halfway(database: Database) 
     session_id = await _new_session(database)
 
     def append_then_fail(connection: Connection) -> None:
-        turn_rows.append_message(connection, session_id=session_id, role="user", content="lost")
+        turn_rows.append_message(
+            connection,
+            session_id=session_id,
+            parent_id=turn_rows.ACTIVE_LEAF,
+            content_tokens=1,
+            role="user",
+            content="lost",
+        )
         raise RuntimeError("failed after the first write")
 
     with pytest.raises(RuntimeError, match="after the first write"):
@@ -91,7 +105,14 @@ async def test_run_finishes_its_transaction_when_the_caller_is_cancelled(
     def slow_append(connection: Connection) -> None:
         started.set()
         time.sleep(0.2)
-        turn_rows.append_message(connection, session_id=session_id, role="user", content="kept")
+        turn_rows.append_message(
+            connection,
+            session_id=session_id,
+            parent_id=turn_rows.ACTIVE_LEAF,
+            content_tokens=1,
+            role="user",
+            content="kept",
+        )
 
     caller = asyncio.create_task(database.run(slow_append))
     await asyncio.to_thread(started.wait, 5)
@@ -176,6 +197,7 @@ async def test_statement_errors_leave_message_contents_out(database: Database) -
 
     with pytest.raises(StatementError) as failure:  # "narrator" breaks the role check
         await database.run(partial(turn_rows.append_message, session_id=session_id,
+                                   parent_id=turn_rows.ACTIVE_LEAF, content_tokens=1,
                                    role="narrator", content=secret))  # type: ignore[arg-type]  # fmt: skip
 
     assert secret not in str(failure.value)

@@ -30,9 +30,22 @@ def session_with_unanswered_question(conn: Connection, *, question: str, asked: 
     session_id = turn_rows.create_session(
         conn, owner=BOOTSTRAP_OWNER, persona_id=None, traits={}, title=question
     )
-    turn_rows.append_message(conn, session_id=session_id, role="assistant", content="Hi!")
     turn_rows.append_message(
-        conn, session_id=session_id, role="user", content=question, created_at=utcnow() - asked
+        conn,
+        session_id=session_id,
+        parent_id=turn_rows.ACTIVE_LEAF,
+        content_tokens=1,
+        role="assistant",
+        content="Hi!",
+    )
+    turn_rows.append_message(
+        conn,
+        session_id=session_id,
+        parent_id=turn_rows.ACTIVE_LEAF,
+        content_tokens=1,
+        role="user",
+        content=question,
+        created_at=utcnow() - asked,
     )
     return session_id
 

@@ -22,7 +22,12 @@ async def _append(database: Database, session_id: str, content: str) -> int:
     role: MessageRole = "user" if content.startswith("u") else "assistant"
     async with database.session() as db, db.begin():
         message = await message_store.append_message(
-            db, session_id=session_id, role=role, content=content
+            db,
+            session_id=session_id,
+            parent_id=turn_rows.ACTIVE_LEAF,
+            content_tokens=1,
+            role=role,
+            content=content,
         )
     return message.seq
 
@@ -50,6 +55,8 @@ async def test_append_stores_every_field(database: Database) -> None:
         partial(
             turn_rows.append_message,
             session_id=session_id,
+            parent_id=turn_rows.ACTIVE_LEAF,
+            content_tokens=1,
             role="assistant",
             content="Partial answer",
             status="interrupted",
@@ -83,7 +90,14 @@ async def test_append_counts_the_message_and_marks_activity(database: Database) 
         session = await session_store.get_session(db, session_id=session_id, owner="alice")
         assert session is not None
         created_at = session.updated_at
-        await message_store.append_message(db, session_id=session_id, role="user", content="u")
+        await message_store.append_message(
+            db,
+            session_id=session_id,
+            parent_id=turn_rows.ACTIVE_LEAF,
+            content_tokens=1,
+            role="user",
+            content="u",
+        )
         # The loaded session is kept current without another read.
         assert (session.next_seq, session.message_count) == (1, 1)
         assert session.updated_at > created_at
@@ -99,7 +113,12 @@ async def test_append_to_a_missing_session_is_not_found(database: Database) -> N
     async with database.session() as db:
         with pytest.raises(NotFoundError):
             await message_store.append_message(
-                db, session_id="no-such-session", role="user", content="u"
+                db,
+                session_id="no-such-session",
+                parent_id=turn_rows.ACTIVE_LEAF,
+                content_tokens=1,
+                role="user",
+                content="u",
             )
 
 
@@ -112,7 +131,12 @@ async def test_concurrent_appends_get_unique_consecutive_seqs(database: Database
             await session_store.get_session(db, session_id=session_id, owner="alice")
             await asyncio.sleep(0)
             message = await message_store.append_message(
-                db, session_id=session_id, role="user", content=f"u{n}"
+                db,
+                session_id=session_id,
+                parent_id=turn_rows.ACTIVE_LEAF,
+                content_tokens=1,
+                role="user",
+                content=f"u{n}",
             )
             return message.seq
 
@@ -131,39 +155,60 @@ async def test_rolled_back_append_leaves_no_gap(database: Database) -> None:
     await _append(database, session_id, "u1")
 
     async with database.session() as db:
-        await message_store.append_message(db, session_id=session_id, role="user", content="x")
+        await message_store.append_message(
+            db,
+            session_id=session_id,
+            parent_id=turn_rows.ACTIVE_LEAF,
+            content_tokens=1,
+            role="user",
+            content="x",
+        )
         await db.rollback()
 
     assert await _append(database, session_id, "u2") == 2
 
 
-async def test_history_tail_pages_backwards_newest_first(database: Database) -> None:
+async def _append_under(
+    database: Database, session_id: str, parent: turn_rows.ParentChoice, content: str
+) -> turn_rows.AppendedMessage:
+    return await database.run(
+        partial(
+            turn_rows.append_message,
+            session_id=session_id,
+            parent_id=parent,
+            role="user" if content.startswith("u") else "assistant",
+            content=content,
+            content_tokens=len(content),
+        )
+    )
+
+
+async def test_path_tail_pages_backwards_newest_first(database: Database) -> None:
     session_id = await _new_session(database)
     for n in range(1, 8):
-        await _append(database, session_id, f"u{n}")
+        last = await _append_under(database, session_id, turn_rows.ACTIVE_LEAF, f"u{n}")
 
     pages = []
-    before: int | None = None
-    while True:
-        page = await database.run(
-            partial(turn_rows.read_history_tail, session_id=session_id, limit=3, before_seq=before)
-        )
-        if not page:
-            break
+    leaf: str | None = last.id
+    while leaf is not None:
+        page = await database.run(partial(turn_rows.read_path_tail, leaf_id=leaf, limit=3))
         pages.append([m.seq for m in page])
-        before = page[-1].seq
+        leaf = page[-1].parent_id
 
     assert pages == [[7, 6, 5], [4, 3, 2], [1]]
 
 
-async def test_history_tail_reads_only_its_session(database: Database) -> None:
+async def test_path_tail_follows_parents_not_seq(database: Database) -> None:
     mine, other = await _new_session(database), await _new_session(database, "bob")
-    await _append(database, mine, "u-mine")
-    await _append(database, other, "u-other")
+    first = await _append_under(database, mine, turn_rows.ACTIVE_LEAF, "u-mine")
+    await _append_under(database, other, turn_rows.ACTIVE_LEAF, "u-other")
+    await _append_under(database, mine, first.id, "a-swiped")
+    kept = await _append_under(database, mine, first.id, "a-kept")
 
-    tail = await database.run(partial(turn_rows.read_history_tail, session_id=mine, limit=10))
+    tail = await database.run(partial(turn_rows.read_path_tail, leaf_id=kept.id, limit=10))
 
-    assert [m.content for m in tail] == ["u-mine"]
+    assert [m.content for m in tail] == ["a-kept", "u-mine"]
+    assert [m.path_tokens for m in tail] == [len("u-mine") + len("a-kept"), len("u-mine")]
 
 
 async def test_history_tail_is_served_by_the_session_seq_index(database: Database) -> None:
@@ -218,36 +263,40 @@ async def test_deleting_a_session_deletes_its_messages(database: Database) -> No
         assert await message_store.count_messages(db, session_id=kept) == 1
 
 
-async def test_dropping_replies_keeps_everything_up_to_the_last_user_message(
-    database: Database,
-) -> None:
+async def test_a_second_reply_is_a_sibling_and_keeps_the_first(database: Database) -> None:
     session_id = await _new_session(database)
-    for content in ("hi", "u1", "a1", "u2", "a2", "a2 bis"):  # u…: the user's
-        await _append(database, session_id, content)
+    question = await _append_under(database, session_id, turn_rows.ACTIVE_LEAF, "u1")
+    first = await _append_under(database, session_id, turn_rows.ACTIVE_LEAF, "a1")
 
-    dropped = await database.run(
-        partial(turn_rows.drop_replies_after_last_user, session_id=session_id)
-    )
+    second = await _append_under(database, session_id, question.id, "a1 bis")
 
-    assert dropped == 2
+    assert (first.parent_id, second.parent_id) == (question.id, question.id)
+    assert second.message_count == 2  # the active path: u1, a1 bis
     async with database.session() as db:
         kept = await message_store.list_messages(db, session_id=session_id, limit=10)
         session = await session_store.get_session(db, session_id=session_id, owner="alice")
-    assert [m.content for m in kept] == ["hi", "u1", "a1", "u2"]
+    assert [m.content for m in kept] == ["u1", "a1", "a1 bis"]
     assert session is not None
-    assert session.message_count == 4
-    # The next message continues the numbering: seqs are never reused.
-    assert await _append(database, session_id, "a2 again") == 7
+    assert (session.active_leaf_id, session.message_count) == (second.id, 2)
 
 
-async def test_dropping_replies_of_a_session_without_user_messages_drops_nothing(
-    database: Database,
-) -> None:
+async def test_a_new_root_starts_a_path_of_one(database: Database) -> None:
     session_id = await _new_session(database)
-    await _append(database, session_id, "greeting")
-    dropped = await database.run(
-        partial(turn_rows.drop_replies_after_last_user, session_id=session_id)
-    )
-    assert dropped is None
+    await _append_under(database, session_id, turn_rows.ACTIVE_LEAF, "u1")
+    await _append_under(database, session_id, turn_rows.ACTIVE_LEAF, "a1")
+
+    root = await _append_under(database, session_id, None, "u1 edited")
+
+    assert (root.parent_id, root.message_count, root.path_tokens) == (None, 1, len("u1 edited"))
+
+
+async def test_a_parent_of_another_session_is_not_found(database: Database) -> None:
+    mine, other = await _new_session(database), await _new_session(database, "bob")
+    elsewhere = await _append_under(database, other, turn_rows.ACTIVE_LEAF, "u-other")
+
+    with pytest.raises(NotFoundError) as failure:
+        await _append_under(database, mine, elsewhere.id, "u-mine")
+
+    assert failure.value.code == "message_not_found"
     async with database.session() as db:
-        assert await message_store.count_messages(db, session_id=session_id) == 1
+        assert await message_store.count_messages(db, session_id=mine) == 0

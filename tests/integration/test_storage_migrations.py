@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import io
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +11,9 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, DateTime, bindparam, inspect, text
 
+from thinkingthoughts.context.tokens import estimate_message_tokens
 from thinkingthoughts.storage.database import Database
 from thinkingthoughts.storage.migrate import (
     alembic_config,
@@ -37,7 +39,7 @@ async def _table_names(url: str) -> set[str]:
 
 
 def test_head_is_the_newest_revision() -> None:
-    assert head_revision() == "0005"
+    assert head_revision() == "0006"
 
 
 async def test_fresh_database_has_no_revision(database_url: str) -> None:
@@ -139,3 +141,98 @@ def test_offline_upgrade_writes_the_sql(url: str) -> None:
     for table in TABLES:
         assert f"CREATE TABLE {table}" in sql
     assert "uq_messages_session_id_seq" in sql
+    assert "active_leaf_id" in sql
+    assert "path_tokens" in sql
+
+
+LINEAR_CONVERSATION = (
+    ("assistant", "Hello! I am the persona."),
+    ("user", "hi, how are you?"),
+    ("assistant", "Très bien, merci. 🌟"),
+    ("user", "tell me more"),
+)
+
+
+async def _write_as_of_0005(url: str) -> None:
+    """Two sessions as the previous release wrote them: a linear conversation and an
+    empty one, with the columns of 0005 only."""
+    database = Database(url)
+    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    dated = bindparam("now", type_=DateTime(timezone=True))
+    try:
+        async with database.engine.begin() as connection:
+            for session_id, count in (("s-linear", len(LINEAR_CONVERSATION)), ("s-empty", 0)):
+                await connection.execute(
+                    text(
+                        "INSERT INTO sessions (id, owner, persona_id, title, traits, next_seq,"
+                        " message_count, created_at, updated_at, client_ref) VALUES"
+                        " (:id, 'alice', NULL, 'T', '{}', :count, :count, :now, :now, NULL)"
+                    ).bindparams(dated),
+                    {"id": session_id, "count": count, "now": now},
+                )
+            for seq, (role, content) in enumerate(LINEAR_CONVERSATION, start=1):
+                await connection.execute(
+                    text(
+                        "INSERT INTO messages (id, session_id, seq, role, content, status,"
+                        " created_at, completed_at) VALUES"
+                        " (:id, 's-linear', :seq, :role, :content, 'complete', :now, :now)"
+                    ).bindparams(dated),
+                    {"id": f"m{seq}", "seq": seq, "role": role, "content": content, "now": now},
+                )
+    finally:
+        await database.dispose()
+
+
+async def test_upgrade_turns_a_linear_conversation_into_a_one_branch_tree(
+    database_url: str,
+) -> None:
+    await upgrade_database_async(database_url, "0005")
+    await _write_as_of_0005(database_url)
+
+    await upgrade_database_async(database_url)
+
+    database = Database(database_url)
+    try:
+        async with database.engine.connect() as connection:
+            messages = (
+                await connection.execute(
+                    text(
+                        "SELECT id, parent_id, seq, role, content, status, path_tokens"
+                        " FROM messages ORDER BY seq"
+                    )
+                )
+            ).all()
+            sessions = (
+                await connection.execute(
+                    text("SELECT id, active_leaf_id, message_count, next_seq FROM sessions")
+                )
+            ).all()
+    finally:
+        await database.dispose()
+    assert [(m.id, m.seq, m.role, m.content, m.status) for m in messages] == [
+        (f"m{seq}", seq, role, content, "complete")
+        for seq, (role, content) in enumerate(LINEAR_CONVERSATION, start=1)
+    ]
+    assert [m.parent_id for m in messages] == [None, "m1", "m2", "m3"]
+    running, expected_tokens = 0, []
+    for _, content in LINEAR_CONVERSATION:
+        running += estimate_message_tokens(content)
+        expected_tokens.append(running)
+    assert [m.path_tokens for m in messages] == expected_tokens
+    assert sorted(tuple(s) for s in sessions) == [("s-empty", None, 0, 0), ("s-linear", "m4", 4, 4)]
+
+
+async def test_downgrade_from_trees_keeps_every_message(database_url: str) -> None:
+    await upgrade_database_async(database_url, "0005")
+    await _write_as_of_0005(database_url)
+    await upgrade_database_async(database_url)
+
+    await asyncio.to_thread(command.downgrade, alembic_config(database_url), "0005")
+
+    database = Database(database_url)
+    try:
+        async with database.engine.connect() as connection:
+            seqs = (await connection.execute(text("SELECT seq FROM messages ORDER BY seq"))).all()
+    finally:
+        await database.dispose()
+    assert [row.seq for row in seqs] == [1, 2, 3, 4]

@@ -19,13 +19,14 @@ from thinkingthoughts.context.budget import (
     reply_tokens_within,
 )
 from thinkingthoughts.context.tokens import estimate_message_tokens, estimate_prompt_tokens
-from thinkingthoughts.engine.persist import TurnWrite, planned_prompt, store_turn
+from thinkingthoughts.engine.persist import StoredTurn, TurnWrite, planned_prompt, store_turn
 from thinkingthoughts.engine.record import (
     ReplyRelay,
     record_reply,
     recorded_if_unanswered,
     storable_completion,
 )
+from thinkingthoughts.engine.session_ids import canonical_session_id
 from thinkingthoughts.engine.turn import (
     PreparedTurn,
     StreamDelta,
@@ -128,7 +129,7 @@ class ChatService:
             if not newest_checked and not _fits_by_estimate(system_prompt, newest, budget):
                 raise _NeedsExactCount(system_prompt, newest, budget, model)
 
-        session_id: str | None = None
+        stored: StoredTurn | None = None
         if request.stateless:
             history = _fit_messages(
                 system_prompt, request.messages, budget - post_history_tokens(slots)
@@ -144,6 +145,12 @@ class ChatService:
                 regenerate=request.regenerate,
                 system_prompt=system_prompt,
                 budget=budget - post_history_tokens(slots),
+                parent_id=request.parent_id,
+                new_session_id=(
+                    canonical_session_id(request.session_id)
+                    if session is None and request.session_id is not None
+                    else None
+                ),
             )
             if request.meter is not None and request.meter.limits_tokens:
                 # Reserved before anything is written: a refused turn stores nothing.
@@ -152,10 +159,10 @@ class ChatService:
                     prompt_tokens=estimate_prompt_tokens(planned), reply_tokens=max_tokens
                 )
             stored = await self._database.run(partial(store_turn, write=write))
-            session_id, history = stored.session_id, stored.history
+            history = stored.history
         assembled = assemble_prompt(slots, history, context_tokens=model.max_model_len)
         upstream_messages = await self._trim_to_exact_count(assembled.messages, budget, model)
-        return self._prepared(session_id, persona, model, upstream_messages, max_tokens, request)
+        return self._prepared(stored, persona, model, upstream_messages, max_tokens, request)
 
     async def complete(self, turn: PreparedTurn) -> TurnResult:
         """The whole reply; cancelling this (the caller went away) closes the upstream
@@ -179,6 +186,8 @@ class ChatService:
             model=turn.model,
             finish_reason=completion.finish_reason,
             usage=completion.usage,
+            user_message_id=turn.user_message_id,
+            parent_id=turn.reply_parent_id,
         )
 
     async def stream(self, turn: PreparedTurn) -> AsyncGenerator[StreamEvent, None]:
@@ -198,6 +207,8 @@ class ChatService:
                 message_id=turn.assistant_message_id,
                 persona_slug=turn.persona_slug,
                 model=turn.model,
+                user_message_id=turn.user_message_id,
+                parent_id=turn.reply_parent_id,
             )
             async for chunk in relay.chunks():
                 if chunk.content:
@@ -211,14 +222,21 @@ class ChatService:
         )
 
     async def _stored_session(self, request: TurnRequest) -> turn_rows.SessionRow | None:
+        """The caller's session the turn names; None for a new one (no id, or a client's
+        own id no session has yet, which the new session takes)."""
         if request.session_id is None:
             return None
+        session_id = canonical_session_id(request.session_id)
         session = await self._database.run(
-            partial(turn_rows.find_session, session_id=request.session_id, owner=request.owner)
+            partial(turn_rows.find_session, session_id=session_id, owner=request.owner)
         )
-        if session is None:
-            raise NotFoundError(f"no session '{request.session_id}'", code="session_not_found")
-        return session
+        if session is not None:
+            return session
+        if not request.regenerate and not await self._database.run(
+            partial(turn_rows.session_exists, session_id=session_id)
+        ):
+            return None
+        raise NotFoundError(f"no session '{request.session_id}'", code="session_not_found")
 
     async def _require_newest_fits(
         self, system_prompt: str, newest: TurnMessage, budget: int, model: ResolvedModel
@@ -261,7 +279,7 @@ class ChatService:
 
     def _prepared(
         self,
-        session_id: str | None,
+        stored: StoredTurn | None,
         persona: PersonaRecord,
         model: ResolvedModel,
         upstream_messages: list[dict[str, Any]],
@@ -269,10 +287,10 @@ class ChatService:
         request: TurnRequest,
     ) -> PreparedTurn:
         return PreparedTurn(
-            session_id=session_id,
+            session_id=stored.session_id if stored else None,
             persona_id=persona.id,
             persona_slug=persona.slug,
-            assistant_message_id=str(uuid.uuid4()) if session_id else None,
+            assistant_message_id=str(uuid.uuid4()) if stored else None,
             model=model.name,
             upstream_messages=upstream_messages,
             max_tokens=max_tokens,
@@ -280,6 +298,8 @@ class ChatService:
             history_sent=len(upstream_messages) - 1,
             prompt_estimate=estimate_prompt_tokens(upstream_messages),
             meter=request.meter,
+            user_message_id=stored.user_message_id if stored else None,
+            reply_parent_id=stored.reply_parent_id if stored else None,
         )
 
 

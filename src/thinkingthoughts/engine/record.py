@@ -17,6 +17,7 @@ from typing import Any
 
 import anyio
 
+from thinkingthoughts.context.tokens import estimate_message_tokens
 from thinkingthoughts.engine.turn import MessageStatus, ReplyTarget
 from thinkingthoughts.errors import GatewayError
 from thinkingthoughts.observability.metrics import (
@@ -69,7 +70,8 @@ async def record_reply(
     finish_reason: str | None = None,
     tool_calls: list[dict[str, Any]] | None = None,
 ) -> None:
-    """Store the reply in its session (a stateless turn has none) and tell the meter.
+    """Store the reply under its parent, as the session's new active leaf (a stateless
+    turn has no session), and tell the meter.
 
     The text is made storable here too, so that no caller can lose a reply to it."""
     content = storable_text(content)
@@ -81,8 +83,10 @@ async def record_reply(
         partial(
             turn_rows.append_message,
             session_id=target.session_id,
+            parent_id=target.parent_id,
             role="assistant",
             content=content,
+            content_tokens=estimate_message_tokens(content),
             status=status,
             prompt_tokens=usage.prompt_tokens if usage else None,
             completion_tokens=usage.completion_tokens if usage else None,

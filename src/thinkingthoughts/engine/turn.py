@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from thinkingthoughts.access.key_policy import KeyPolicy
+from thinkingthoughts.storage.turn_rows import ACTIVE_LEAF, ParentChoice
 from thinkingthoughts.upstream.protocol import Usage
 
 if TYPE_CHECKING:
@@ -30,6 +31,8 @@ class ReplyTarget:
     message_id: str | None
     model: str
     meter: TurnMeter | None = None
+    parent_id: ParentChoice = ACTIVE_LEAF
+    """The message the reply goes under (the user message it answers)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +60,10 @@ class TurnRequest:
     model: str | None = None
     """An upstream model by name; None: the configured one."""
     regenerate: bool = False
-    """Answer the session's last user message again, replacing the replies it had."""
+    """Answer a user message again: a new reply beside the ones it has (a swipe)."""
+    parent_id: str | None = None
+    """The first new message's parent ("root": a new root), or with `regenerate` the
+    user message to answer; None continues the session's active leaf."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +81,20 @@ class PreparedTurn:
     history_sent: int
     prompt_estimate: int = 0
     meter: TurnMeter | None = None
+    user_message_id: str | None = None
+    """The last user message this turn stored, or the one a regenerate answers."""
+    reply_parent_id: str | None = None
+    """The message the reply goes under."""
 
     @property
     def reply_target(self) -> ReplyTarget:
-        return ReplyTarget(self.session_id, self.assistant_message_id, self.model, self.meter)
+        return ReplyTarget(
+            self.session_id,
+            self.assistant_message_id,
+            self.model,
+            self.meter,
+            parent_id=self.reply_parent_id,
+        )
 
     def upstream_payload(self) -> dict[str, Any]:
         return {
@@ -98,6 +114,8 @@ class TurnResult:
     model: str
     finish_reason: str | None
     usage: Usage | None
+    user_message_id: str | None = None
+    parent_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +124,8 @@ class StreamStarted:
     message_id: str | None
     persona_slug: str
     model: str
+    user_message_id: str | None = None
+    parent_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

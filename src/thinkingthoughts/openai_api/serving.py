@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from thinkingthoughts.access.key_policy import KeyPolicy
 from thinkingthoughts.context.assembler import assemble_prompt
-from thinkingthoughts.context.tokens import estimate_prompt_tokens
+from thinkingthoughts.context.tokens import estimate_message_tokens, estimate_prompt_tokens
 from thinkingthoughts.engine.persist import session_title
 from thinkingthoughts.engine.pipeline import require_allowed
 from thinkingthoughts.engine.record import (
@@ -31,6 +31,7 @@ from thinkingthoughts.engine.record import (
     record_unfinished,
     storable_completion,
 )
+from thinkingthoughts.engine.session_ids import canonical_session_id
 from thinkingthoughts.engine.turn import ReplyTarget
 from thinkingthoughts.errors import InvalidRequestError, NotFoundError
 from thinkingthoughts.observability.metrics import counting_upstream_errors
@@ -42,6 +43,7 @@ from thinkingthoughts.personas.registry import PersonaRecord, PersonaRegistry
 from thinkingthoughts.storage import message_store, session_store
 from thinkingthoughts.storage.database import Database
 from thinkingthoughts.storage.models import ChatSession
+from thinkingthoughts.storage.turn_rows import ACTIVE_LEAF, ParentChoice
 from thinkingthoughts.upstream.client import UpstreamClient
 from thinkingthoughts.upstream.models import ModelResolver, model_not_found
 from thinkingthoughts.upstream.protocol import completion_tool_calls
@@ -65,6 +67,8 @@ class SessionPlan:
     persona_id: str | None
     traits: dict[str, int]
     user_texts: tuple[str, ...]
+    parent_id: str | None = None
+    """The message the new user messages go under; None continues the active leaf."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +180,7 @@ class OpenAIChatService:
                 plan = SessionPlan(
                     owner=owner,
                     session_id=existing,
-                    new_session_id=str(uuid.uuid4()),
+                    new_session_id=_new_session_id(session_ref),
                     client_ref=client_ref if session_ref is None else None,
                     persona_id=persona.id if persona else None,
                     traits={k: traits[k] for k in request.traits or {} if k in traits},
@@ -244,10 +248,13 @@ class OpenAIChatService:
         if session_ref == NEW_SESSION:
             return None
         if session_ref is not None:
-            session = await session_store.get_session(db, session_id=session_ref, owner=owner)
-            if session is None:
+            session_id = canonical_session_id(session_ref)
+            session = await session_store.get_session(db, session_id=session_id, owner=owner)
+            if session is not None:
+                return session.id
+            if await session_store.get_session(db, session_id=session_id, owner=None):
                 raise NotFoundError(f"no session '{session_ref}'", code="session_not_found")
-            return session.id
+            return None
         assert client_ref is not None
         found = await session_store.get_session_by_client_ref(
             db, owner=owner, client_ref=client_ref
@@ -262,29 +269,41 @@ class OpenAIChatService:
                 session_id=None, message_id=None, model=turn.upstream_model, meter=turn.meter
             )
         try:
-            session_id = await self._store_user_texts(plan, persona_id=plan.persona_id)
+            session_id, parent = await self._store_user_texts(plan, persona_id=plan.persona_id)
         except IntegrityError:
             # The persona was deleted elsewhere while remembered here: the reply it shaped
             # is recorded all the same, in a session no longer linked to it.
             self._personas.forget()
-            session_id = await self._store_user_texts(plan, persona_id=None)
+            session_id, parent = await self._store_user_texts(plan, persona_id=None)
         return ReplyTarget(
             session_id=session_id,
             message_id=str(uuid.uuid4()),
             model=turn.upstream_model,
             meter=turn.meter,
+            parent_id=parent,
         )
 
-    async def _store_user_texts(self, plan: SessionPlan, *, persona_id: str | None) -> str:
+    async def _store_user_texts(
+        self, plan: SessionPlan, *, persona_id: str | None
+    ) -> tuple[str, ParentChoice]:
+        """The session, and the message the reply goes under: the last new user message
+        (with none, the planned parent or the active leaf)."""
         async with self._database.transaction() as db:
             session = await self._planned_session(db, plan)
             if persona_id is not None:
                 session.persona_id = persona_id
+            parent: ParentChoice = ACTIVE_LEAF if plan.parent_id is None else plan.parent_id
             for text in plan.user_texts:
-                await message_store.append_message(
-                    db, session_id=session.id, role="user", content=text
+                stored = await message_store.append_message(
+                    db,
+                    session_id=session.id,
+                    parent_id=parent,
+                    role="user",
+                    content=text,
+                    content_tokens=estimate_message_tokens(text),
                 )
-            return session.id
+                parent = stored.id
+            return session.id, parent
 
     async def _planned_session(self, db: AsyncSession, plan: SessionPlan) -> ChatSession:
         if plan.session_id is not None:
@@ -312,12 +331,23 @@ class OpenAIChatService:
                     session_id=plan.new_session_id,
                 )
         except IntegrityError:  # a concurrent first request made it meanwhile
-            found = await session_store.get_session_by_client_ref(
-                db, owner=plan.owner, client_ref=plan.client_ref or ""
+            found = await (
+                session_store.get_session_by_client_ref(
+                    db, owner=plan.owner, client_ref=plan.client_ref
+                )
+                if plan.client_ref is not None
+                else session_store.get_session(db, session_id=plan.new_session_id, owner=plan.owner)
             )
             if found is None:
                 raise
             return found
+
+
+def _new_session_id(session_ref: str | None) -> str:
+    """The id a session made for this turn gets: the client's own UUID, else a new one."""
+    if session_ref is None or session_ref == NEW_SESSION:
+        return str(uuid.uuid4())
+    return canonical_session_id(session_ref)
 
 
 def new_user_texts(messages: Sequence[ChatMessage]) -> list[str]:

@@ -17,13 +17,24 @@ from thinkingthoughts.storage.models import ChatSession, Message, MessageRole
 
 
 async def append_message(
-    db: AsyncSession, *, session_id: str, role: MessageRole, content: str
+    db: AsyncSession,
+    *,
+    session_id: str,
+    parent_id: turn_rows.ParentChoice,
+    role: MessageRole,
+    content: str,
+    content_tokens: int,
 ) -> turn_rows.AppendedMessage:
     """`turn_rows.append_message` in this session's transaction (see there); a session
     object this unit of work has loaded is kept current."""
     appended = await db.run_sync(
         lambda sync: turn_rows.append_message(
-            sync.connection(), session_id=session_id, role=role, content=content
+            sync.connection(),
+            session_id=session_id,
+            parent_id=parent_id,
+            role=role,
+            content=content,
+            content_tokens=content_tokens,
         )
     )
     _refresh_loaded_session(
@@ -31,6 +42,7 @@ async def append_message(
         session_id,
         next_seq=appended.seq,
         message_count=appended.message_count,
+        active_leaf_id=appended.id,
         updated_at=appended.stored_at,
     )
     return appended
@@ -58,7 +70,13 @@ async def count_messages(db: AsyncSession, *, session_id: str) -> int:
 
 
 def _refresh_loaded_session(
-    db: AsyncSession, session_id: str, *, next_seq: int, message_count: int, updated_at: datetime
+    db: AsyncSession,
+    session_id: str,
+    *,
+    next_seq: int,
+    message_count: int,
+    active_leaf_id: str,
+    updated_at: datetime,
 ) -> None:
     # A session object already loaded in this unit of work would otherwise keep stale
     # counters; expiring them instead would make the next attribute read do I/O.
@@ -67,4 +85,5 @@ def _refresh_loaded_session(
         return
     set_committed_value(loaded, "next_seq", next_seq)
     set_committed_value(loaded, "message_count", message_count)
+    set_committed_value(loaded, "active_leaf_id", active_leaf_id)
     set_committed_value(loaded, "updated_at", updated_at)

@@ -129,17 +129,28 @@ class ChatSession(Base):
     next_seq: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     """The last seq allocated to a message of this session (0: none yet)."""
     message_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    """How many messages the active path holds (the session may store more)."""
+    active_leaf_id: Mapped[str | None] = mapped_column(String(36))
+    """The last message of the active path (NULL: no message yet). No foreign key: the
+    two tables would reference each other; storage keeps it pointing at its own rows."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Message(Base):
-    """One turn of a conversation; `seq` orders a session's messages from 1 upwards."""
+    """One turn of a conversation, a node of the session's tree.
+
+    `parent_id` is the message this one answers or follows (NULL: a root); `seq`
+    orders a session's messages by insertion from 1 upwards (siblings by seq);
+    `path_tokens` is the estimated size of the path from the root through this message.
+    """
 
     __tablename__ = "messages"
     __table_args__ = (
         # Also the index that reads a history tail: WHERE session_id ORDER BY seq DESC.
         UniqueConstraint("session_id", "seq"),
+        # The children of a message, and a session's roots (parent_id NULL).
+        Index("ix_messages_session_id_parent_id", "session_id", "parent_id"),
         CheckConstraint("role IN ('system', 'user', 'assistant')", name="role"),
         CheckConstraint("status IN ('complete', 'interrupted', 'error')", name="status"),
     )
@@ -148,7 +159,12 @@ class Message(Base):
     session_id: Mapped[str] = mapped_column(
         String(36), ForeignKey("sessions.id", ondelete="CASCADE")
     )
+    parent_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("messages.id", ondelete="CASCADE")
+    )
     seq: Mapped[int] = mapped_column(Integer)
+    path_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    """parent's path_tokens + `estimate_message_tokens(content)` (a root: its own)."""
     role: Mapped[MessageRole] = mapped_column(String(16))
     content: Mapped[str] = mapped_column(Text)
     status: Mapped[MessageStatus] = mapped_column(

@@ -8,11 +8,14 @@ compiled form. Functions never commit: the caller's transaction does.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
-from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from thinkingthoughts.errors import NotFoundError
 from thinkingthoughts.storage.clock import utcnow
@@ -26,8 +29,8 @@ from thinkingthoughts.storage.models import (
 
 SESSIONS: Table = ChatSession.__table__  # type: ignore[assignment] # declared, so a Table
 MESSAGES: Table = Message.__table__  # type: ignore[assignment]
-ANY_SEQ = 2**31 - 1
-"""Above every seq (the column is a 32-bit integer): 'before ANY_SEQ' is the whole session."""
+LONGEST_PATH = 2**31 - 1
+"""No path holds more messages (seq is a 32-bit integer)."""
 
 
 class SessionRow(NamedTuple):
@@ -36,14 +39,50 @@ class SessionRow(NamedTuple):
     id: str
     persona_id: str | None
     traits: dict[str, int]
+    active_leaf_id: str | None = None
+
+
+class ActiveLeaf(enum.Enum):
+    """Where a message goes when the caller names no parent: after the active leaf."""
+
+    ACTIVE_LEAF = "active_leaf"
+
+
+ACTIVE_LEAF: Final = ActiveLeaf.ACTIVE_LEAF
+ParentChoice = str | None | ActiveLeaf
+"""A parent message's id, None for a new root, or ACTIVE_LEAF."""
 
 
 class AppendedMessage(NamedTuple):
     id: str
     seq: int
     message_count: int
-    """The session's message count with this one."""
+    """The session's message count with this one: the length of its (new) active path."""
     stored_at: datetime
+    parent_id: str | None = None
+    path_tokens: int = 0
+
+
+class MessageRef(NamedTuple):
+    """Where a message sits in its session's tree."""
+
+    id: str
+    parent_id: str | None
+    role: MessageRole
+    seq: int
+    path_tokens: int
+
+
+class PathRow(NamedTuple):
+    """A message read along a path: what the context of a turn needs of it."""
+
+    id: str
+    parent_id: str | None
+    seq: int
+    role: MessageRole
+    content: str
+    status: MessageStatus
+    path_tokens: int
 
 
 class HistoryRow(NamedTuple):
@@ -55,9 +94,9 @@ class HistoryRow(NamedTuple):
     status: MessageStatus
 
 
-_FIND_SESSION = select(SESSIONS.c.id, SESSIONS.c.persona_id, SESSIONS.c.traits).where(
-    SESSIONS.c.id == bindparam("session_id")
-)
+_FIND_SESSION = select(
+    SESSIONS.c.id, SESSIONS.c.persona_id, SESSIONS.c.traits, SESSIONS.c.active_leaf_id
+).where(SESSIONS.c.id == bindparam("session_id"))
 _FIND_OWNED_SESSION = _FIND_SESSION.where(SESSIONS.c.owner == bindparam("owner"))
 _SET_SESSION_PERSONA = (
     update(SESSIONS)
@@ -72,38 +111,45 @@ _SET_SESSION_TRAITS = (
 _ALLOCATE_SEQ = (
     update(SESSIONS)
     .where(SESSIONS.c.id == bindparam("session_id"))
-    .values(
-        next_seq=SESSIONS.c.next_seq + 1,
-        message_count=SESSIONS.c.message_count + 1,
-        updated_at=bindparam("now"),
-    )
-    .returning(SESSIONS.c.next_seq, SESSIONS.c.message_count)
+    .values(next_seq=SESSIONS.c.next_seq + 1, updated_at=bindparam("now"))
+    .returning(SESSIONS.c.next_seq, SESSIONS.c.message_count, SESSIONS.c.active_leaf_id)
 )
-_INSERT_SESSION = insert(SESSIONS)
-_INSERT_MESSAGE = insert(MESSAGES)
-_HISTORY_TAIL = (
-    select(MESSAGES.c.seq, MESSAGES.c.role, MESSAGES.c.content, MESSAGES.c.status)
-    .where(
-        MESSAGES.c.session_id == bindparam("session_id"),
-        MESSAGES.c.seq < bindparam("before_seq"),
-    )
-    .order_by(MESSAGES.c.seq.desc())
-    .limit(bindparam("limit"))
-)
-_LAST_USER_SEQ = select(func.max(MESSAGES.c.seq)).where(
-    MESSAGES.c.session_id == bindparam("session_id"), MESSAGES.c.role == "user"
-)
-_DROP_AFTER = delete(MESSAGES).where(
-    MESSAGES.c.session_id == bindparam("session_id"), MESSAGES.c.seq > bindparam("after_seq")
-)
-_UNCOUNT_MESSAGES = (
+_SET_ACTIVE_LEAF = (
     update(SESSIONS)
     .where(SESSIONS.c.id == bindparam("session_id"))
-    .values(
-        message_count=SESSIONS.c.message_count - bindparam("dropped"),
-        updated_at=bindparam("now"),
-    )
+    .values(active_leaf_id=bindparam("leaf_id"), message_count=bindparam("path_length"))
 )
+_FIND_MESSAGE = select(
+    MESSAGES.c.id,
+    MESSAGES.c.parent_id,
+    MESSAGES.c.role,
+    MESSAGES.c.seq,
+    MESSAGES.c.path_tokens,
+).where(MESSAGES.c.id == bindparam("message_id"), MESSAGES.c.session_id == bindparam("session_id"))
+_INSERT_MESSAGE = insert(MESSAGES)
+
+
+def _path_upwards(*columns: str) -> Any:
+    """A recursive CTE: the message `leaf_id`, then its ancestors up to `limit` of them
+    in all, each with `columns` and its distance from the leaf (`depth`, 0 for the leaf).
+    Recursive CTEs read the same on SQLite and PostgreSQL."""
+    start = select(*(MESSAGES.c[name] for name in columns), literal(0).label("depth")).where(
+        MESSAGES.c.id == bindparam("leaf_id")
+    )
+    path = start.cte("path", recursive=True)
+    ancestor = MESSAGES.alias("ancestor")
+    return path.union_all(
+        select(*(ancestor.c[name] for name in columns), (path.c.depth + 1).label("depth")).where(
+            ancestor.c.id == path.c.parent_id, path.c.depth + 1 < bindparam("limit")
+        )
+    )
+
+
+_PATH_ROW_COLUMNS = ("id", "parent_id", "seq", "role", "content", "status", "path_tokens")
+_PATH = _path_upwards(*_PATH_ROW_COLUMNS)
+_PATH_TAIL = select(*(_PATH.c[name] for name in _PATH_ROW_COLUMNS)).order_by(_PATH.c.seq.desc())
+_PATH_IDS = _path_upwards("id", "parent_id", "seq")
+_PATH_LENGTH = select(func.count()).select_from(_PATH_IDS)
 
 
 def find_session(conn: Connection, *, session_id: str, owner: str | None) -> SessionRow | None:
@@ -112,7 +158,51 @@ def find_session(conn: Connection, *, session_id: str, owner: str | None) -> Ses
         row = conn.execute(_FIND_SESSION, {"session_id": session_id}).first()
     else:
         row = conn.execute(_FIND_OWNED_SESSION, {"session_id": session_id, "owner": owner}).first()
-    return None if row is None else SessionRow(row.id, row.persona_id, row.traits or {})
+    return (
+        None
+        if row is None
+        else SessionRow(row.id, row.persona_id, row.traits or {}, row.active_leaf_id)
+    )
+
+
+def session_exists(conn: Connection, *, session_id: str) -> bool:
+    """Whether any owner has a session of that id."""
+    return find_session(conn, session_id=session_id, owner=None) is not None
+
+
+def create_session_if_absent(
+    conn: Connection,
+    *,
+    owner: str,
+    persona_id: str | None,
+    traits: Mapping[str, int],
+    title: str | None,
+    session_id: str | None = None,
+) -> str | None:
+    """A new, empty session (under `session_id` when given); returns its id, or None
+    when a session of that id already exists (whoever owns it: nothing is changed)."""
+    session_id, now = session_id or new_id(), utcnow()
+    values = {
+        "id": session_id,
+        "owner": owner,
+        "persona_id": persona_id,
+        "title": title,
+        "client_ref": None,
+        "traits": dict(traits),
+        "next_seq": 0,
+        "message_count": 0,
+        "active_leaf_id": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+    insert_new = (
+        postgresql_insert(SESSIONS)
+        if conn.dialect.name == "postgresql"
+        else sqlite_insert(SESSIONS)
+    )
+    statement = insert_new.values(values).on_conflict_do_nothing(index_elements=["id"])
+    inserted = conn.execute(statement.returning(SESSIONS.c.id)).first()
+    return None if inserted is None else session_id
 
 
 def create_session(
@@ -124,22 +214,10 @@ def create_session(
     title: str | None,
 ) -> str:
     """A new, empty session; returns its id."""
-    session_id, now = new_id(), utcnow()
-    conn.execute(
-        _INSERT_SESSION,
-        {
-            "id": session_id,
-            "owner": owner,
-            "persona_id": persona_id,
-            "title": title,
-            "client_ref": None,
-            "traits": dict(traits),
-            "next_seq": 0,
-            "message_count": 0,
-            "created_at": now,
-            "updated_at": now,
-        },
+    session_id = create_session_if_absent(
+        conn, owner=owner, persona_id=persona_id, traits=traits, title=title
     )
+    assert session_id is not None  # a fresh uuid4 is taken by no session
     return session_id
 
 
@@ -157,8 +235,10 @@ def append_message(
     conn: Connection,
     *,
     session_id: str,
+    parent_id: ParentChoice,
     role: MessageRole,
     content: str,
+    content_tokens: int,
     status: MessageStatus = "complete",
     prompt_tokens: int | None = None,
     completion_tokens: int | None = None,
@@ -168,27 +248,48 @@ def append_message(
     created_at: datetime | None = None,
     tool_calls: list[dict[str, Any]] | None = None,
 ) -> AppendedMessage:
-    """Store a message at the end of its session, under the session's next `seq`.
+    """Store a message under `parent_id` and make it the session's active leaf.
 
+    `parent_id`: a message of this session, None for a new root, or ACTIVE_LEAF (after
+    the active leaf; a root when the session has none). Every stored message so lands
+    on the active path. `content_tokens` is the caller's `estimate_message_tokens` of
+    `content`: the message's `path_tokens` is its parent's plus that.
     The seq comes from one `UPDATE ... RETURNING` on the session row, so concurrent
     writers get distinct, consecutive numbers (the row stays locked until the caller's
-    transaction ends). Also bumps the session's `message_count` and `updated_at`.
+    transaction ends, so the active leaf read with it is the one this message follows).
     `message_id` lets a caller announce an id before the message is stored;
     `created_at` (default now) lets it date the message from when it started.
-    Raises `NotFoundError` when the session does not exist.
+    Raises `NotFoundError`: `session_not_found`, or `message_not_found` for a parent
+    that is not a message of this session.
     """
     now = utcnow()
     allocated = conn.execute(_ALLOCATE_SEQ, {"session_id": session_id, "now": now}).first()
     if allocated is None:
         raise NotFoundError(f"no session '{session_id}'", code="session_not_found")
-    seq, message_count = allocated
+    seq, active_path_length, active_leaf_id = allocated
+    parent = active_leaf_id if isinstance(parent_id, ActiveLeaf) else parent_id
+    parent_tokens = 0
+    if parent is not None:
+        found = find_message(conn, session_id=session_id, message_id=parent)
+        if found is None:
+            raise NotFoundError(f"no message '{parent}' in this session", code="message_not_found")
+        parent_tokens = found.path_tokens
+    if parent is None:
+        path_length = 1
+    elif parent == active_leaf_id:
+        path_length = active_path_length + 1
+    else:
+        path_length = path_length_to(conn, leaf_id=parent) + 1
     message_id = message_id or new_id()
+    path_tokens = parent_tokens + content_tokens
     conn.execute(
         _INSERT_MESSAGE,
         {
             "id": message_id,
             "session_id": session_id,
+            "parent_id": parent,
             "seq": seq,
+            "path_tokens": path_tokens,
             "role": role,
             "content": content,
             "status": status,
@@ -201,35 +302,40 @@ def append_message(
             "completed_at": now,
         },
     )
-    return AppendedMessage(message_id, seq, message_count, now)
+    set_active_leaf(conn, session_id=session_id, leaf_id=message_id, path_length=path_length)
+    return AppendedMessage(message_id, seq, path_length, now, parent, path_tokens)
 
 
-def read_history_tail(
-    conn: Connection, *, session_id: str, limit: int, before_seq: int | None = None
-) -> list[HistoryRow]:
-    """Up to `limit` messages with seq below `before_seq` (default: all), NEWEST FIRST.
+def find_message(conn: Connection, *, session_id: str, message_id: str) -> MessageRef | None:
+    """The message if it belongs to that session."""
+    row = conn.execute(_FIND_MESSAGE, {"session_id": session_id, "message_id": message_id}).first()
+    return None if row is None else MessageRef._make(row)
 
-    Page backwards by passing the smallest seq of the previous page as `before_seq`.
+
+def set_active_leaf(
+    conn: Connection, *, session_id: str, leaf_id: str | None, path_length: int
+) -> None:
+    """Make the path ending at `leaf_id` (a message of this session, `path_length` long)
+    the session's active path."""
+    conn.execute(
+        _SET_ACTIVE_LEAF,
+        {"session_id": session_id, "leaf_id": leaf_id, "path_length": path_length},
+    )
+
+
+def read_path_tail(conn: Connection, *, leaf_id: str, limit: int) -> list[PathRow]:
+    """Up to `limit` messages of the path ending at `leaf_id`, NEWEST FIRST, following
+    parent links (along a path, seq falls from the leaf to the root).
+
+    Page backwards by passing the last row's `parent_id` as the next `leaf_id`; the path
+    is read whole when a row's `parent_id` is None.
     """
-    rows = conn.execute(
-        _HISTORY_TAIL,
-        {
-            "session_id": session_id,
-            "before_seq": ANY_SEQ if before_seq is None else before_seq,
-            "limit": limit,
-        },
-    ).all()  # one fetchall, not a fetch per row
-    return [HistoryRow._make(row) for row in rows]
+    rows = conn.execute(_PATH_TAIL, {"leaf_id": leaf_id, "limit": limit}).all()
+    return [PathRow._make(row) for row in rows]
 
 
-def drop_replies_after_last_user(conn: Connection, *, session_id: str) -> int | None:
-    """Delete what follows the session's last user message (the replies to it), so that
-    message can be answered anew. Returns how many went; None when the session has no
-    user message at all (nothing is deleted then)."""
-    last_user = conn.execute(_LAST_USER_SEQ, {"session_id": session_id}).scalar()
-    if last_user is None:
-        return None
-    result = conn.execute(_DROP_AFTER, {"session_id": session_id, "after_seq": last_user})
-    dropped = int(result.rowcount or 0)
-    conn.execute(_UNCOUNT_MESSAGES, {"session_id": session_id, "dropped": dropped, "now": utcnow()})
-    return dropped
+def path_length_to(conn: Connection, *, leaf_id: str) -> int:
+    """How many messages the path from the root to `leaf_id` holds."""
+    return int(
+        conn.execute(_PATH_LENGTH, {"leaf_id": leaf_id, "limit": LONGEST_PATH}).scalar() or 0
+    )

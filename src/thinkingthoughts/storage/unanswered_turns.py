@@ -2,7 +2,7 @@
 
 A turn stores the user's message, then its reply when the upstream is done; a process
 killed in between leaves the message with no reply and no marker. At start (under the
-bootstrap lock, see `app.prepare_storage`) each session whose last message is a user
+bootstrap lock, see `app.prepare_storage`) each session whose active leaf is a user
 message older than any turn can still be running gets an empty assistant reply with
 status `interrupted`, as a turn whose client left before the first token gets one.
 
@@ -26,44 +26,37 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from functools import partial
 
-from sqlalchemy import Connection, Table, and_, func, select
+from sqlalchemy import Connection, Table, select
 
 from thinkingthoughts.storage import turn_rows
 from thinkingthoughts.storage.clock import utcnow
 from thinkingthoughts.storage.database import Database
-from thinkingthoughts.storage.models import Message
+from thinkingthoughts.storage.models import ChatSession, Message
 
 logger = logging.getLogger(__name__)
 
 MESSAGES: Table = Message.__table__  # type: ignore[assignment] # declared, so a Table
 
-_LAST_SEQ = (
-    select(MESSAGES.c.session_id, func.max(MESSAGES.c.seq).label("seq"))
-    .group_by(MESSAGES.c.session_id)
-    .subquery()
-)
+SESSIONS: Table = ChatSession.__table__  # type: ignore[assignment]
 
 
 def mark_unanswered_turns_interrupted(conn: Connection, *, stored_before: datetime) -> int:
-    """Give every session whose last message is a user message stored before
-    `stored_before` an empty `interrupted` assistant reply; returns how many."""
+    """Give every session whose active leaf is a user message stored before
+    `stored_before` an empty `interrupted` assistant reply under it; returns how many."""
     unanswered = conn.execute(
-        select(MESSAGES.c.session_id, MESSAGES.c.created_at)
-        .join(
-            _LAST_SEQ,
-            and_(
-                MESSAGES.c.session_id == _LAST_SEQ.c.session_id,
-                MESSAGES.c.seq == _LAST_SEQ.c.seq,
-            ),
-        )
+        select(MESSAGES.c.session_id, MESSAGES.c.id, MESSAGES.c.created_at)
+        .join(SESSIONS, SESSIONS.c.active_leaf_id == MESSAGES.c.id)
         .where(MESSAGES.c.role == "user", MESSAGES.c.created_at < stored_before)
     ).all()
-    for session_id, asked_at in unanswered:
+    for session_id, question_id, asked_at in unanswered:
         turn_rows.append_message(
             conn,
             session_id=session_id,
+            parent_id=question_id,
             role="assistant",
             content="",
+            # Storage does not estimate: the marker's few tokens of template are left out.
+            content_tokens=0,
             status="interrupted",
             created_at=asked_at,  # the reply started when it was asked for
         )
