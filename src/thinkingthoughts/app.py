@@ -14,7 +14,17 @@ from starlette.middleware.cors import CORSMiddleware
 
 from thinkingthoughts.access.authenticator import KeyAuthenticator
 from thinkingthoughts.access.bootstrap import ensure_bootstrap_admin_key
-from thinkingthoughts.api import chat, health, keys, metrics, openai, personas, sessions, traits
+from thinkingthoughts.api import (
+    chat,
+    health,
+    keys,
+    metrics,
+    openai,
+    openai_responses,
+    personas,
+    sessions,
+    traits,
+)
 from thinkingthoughts.api.body_limit import BodySizeLimitMiddleware
 from thinkingthoughts.api.body_timeout import BodyReadTimeoutMiddleware
 from thinkingthoughts.api.errors import install_error_handlers
@@ -124,7 +134,8 @@ def create_app(
             expose_headers=CORS_EXPOSED_HEADERS,
             max_age=600,
         )
-    for module in (health, metrics, chat, personas, traits, sessions, keys, openai):
+    for module in (health, metrics, chat, personas, traits, sessions, keys, openai,
+                   openai_responses):  # fmt: skip
         app.include_router(module.router)
     install_openapi_contract(app)
     traits.install_trait_ids_in_contract(app, load_trait_catalog(settings.traits_file))

@@ -28,7 +28,7 @@ def test_the_official_sdk_hears_invalid_url_for_a_route_the_gateway_lacks(
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("POST", "/v1/responses/x/y"), ("GET", "/v1/"), ("DELETE", "/api/nothing"), ("GET", "/api")],
+    [("POST", "/v1/threads/x/y"), ("GET", "/v1/"), ("DELETE", "/api/nothing"), ("GET", "/api")],
 )
 def test_an_unknown_route_is_a_404_naming_its_method_and_path(
     gateway: LiveGateway, method: str, path: str

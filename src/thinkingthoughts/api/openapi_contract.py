@@ -50,6 +50,7 @@ ROUTE_STATUSES: dict[tuple[str, str], frozenset[int]] = {
     ("POST", "/api/chat"): frozenset({404, 413}) | UPSTREAM_STATUSES,
     ("POST", "/v1/chat/completions"): frozenset({404}) | UPSTREAM_STATUSES,
     ("POST", "/v1/completions"): frozenset({404}) | UPSTREAM_STATUSES,
+    ("POST", "/v1/responses"): frozenset({404}) | UPSTREAM_STATUSES,
     ("POST", "/v1/embeddings"): frozenset({404}) | UPSTREAM_STATUSES,
     ("GET", "/v1/models"): UPSTREAM_STATUSES,
     ("GET", "/v1/models/{model_id}"): UPSTREAM_STATUSES,
@@ -66,7 +67,12 @@ ROUTE_STATUSES: dict[tuple[str, str], frozenset[int]] = {
 
 EVENT_STREAM = "text/event-stream"
 STREAMED_ROUTES = frozenset(
-    {("POST", "/api/chat"), ("POST", "/v1/chat/completions"), ("POST", "/v1/completions")}
+    {
+        ("POST", "/api/chat"),
+        ("POST", "/v1/chat/completions"),
+        ("POST", "/v1/completions"),
+        ("POST", "/v1/responses"),
+    }
 )
 """Routes that answer `"stream": true` with Server-Sent Events instead of JSON."""
 SERVER_SENT_EVENT = {

@@ -13,7 +13,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -69,6 +69,8 @@ class SessionPlan:
     user_texts: tuple[str, ...]
     parent_id: str | None = None
     """The message the new user messages go under; None continues the active leaf."""
+    reply_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    """The id the reply gets when it is recorded, known before the upstream call."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,7 +279,7 @@ class OpenAIChatService:
             session_id, parent = await self._store_user_texts(plan, persona_id=None)
         return ReplyTarget(
             session_id=session_id,
-            message_id=str(uuid.uuid4()),
+            message_id=plan.reply_id,
             model=turn.upstream_model,
             meter=turn.meter,
             parent_id=parent,

@@ -1,0 +1,241 @@
+"""OpenAI's Responses API, driven by the official `openai` SDK over real HTTP against the
+simulator: create (whole and streamed), retrieve, chains and branches, persona models,
+`store: false`, and refusals in OpenAI's error shape."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from openai import OpenAI
+
+from tests.integration.live_servers import LiveGateway, ThreadedSimulator
+from tests.integration.test_chat_api import level_sentence
+from tests.integration.test_tenancy import assert_openai_error, new_key
+
+
+def sdk(gateway: LiveGateway, key: str | None = None) -> OpenAI:
+    return OpenAI(base_url=gateway.base_url + "/v1", api_key=key or gateway.admin_key,
+                  max_retries=0)  # fmt: skip
+
+
+@pytest.fixture
+def client(gateway: LiveGateway) -> Iterator[OpenAI]:
+    with sdk(gateway) as client:
+        yield client
+
+
+def test_a_response_answers_the_input_as_openai_shapes_it(
+    client: OpenAI, simulator: ThreadedSimulator
+) -> None:
+    response = client.responses.create(
+        model="thinkingthoughts-sim", input="hello there", metadata={"ticket": "42"}
+    )
+
+    assert response.id.startswith("resp_")
+    assert response.object == "response"
+    assert response.status == "completed"
+    assert response.model == "thinkingthoughts-sim"
+    assert response.output_text.startswith('[assistant] You said: "hello there"')
+    [message] = response.output
+    assert message.type == "message"
+    assert message.role == "assistant"
+    assert message.content[0].type == "output_text"
+    assert message.content[0].annotations == []
+    assert response.usage is not None
+    assert response.usage.output_tokens > 0
+    assert response.usage.total_tokens == (
+        response.usage.input_tokens + response.usage.output_tokens
+    )
+    assert response.store is True
+    assert response.metadata == {"ticket": "42"}
+    assert response.previous_response_id is None
+    sent = simulator.recorded_requests()[-1]
+    assert sent["messages"] == [{"role": "user", "content": "hello there"}]
+    assert "input" not in sent
+    assert "metadata" not in sent
+
+
+def test_a_persona_model_puts_its_prompt_first_then_the_instructions(
+    client: OpenAI, simulator: ThreadedSimulator
+) -> None:
+    response = client.responses.create(
+        model="persona:tutor",
+        instructions="Answer briefly.",
+        input=[{"role": "user", "content": [{"type": "input_text", "text": "hello there"}]}],
+        temperature=0.2,
+        top_p=0.5,
+        max_output_tokens=50,
+        extra_body={"traits": {"emojis": 5}},
+    )
+
+    assert response.model == "persona:tutor"
+    assert response.instructions == "Answer briefly."
+    assert 'You said: "hello there"' in response.output_text
+    sent = simulator.recorded_requests()[-1]
+    assert sent["model"] == "thinkingthoughts-sim"
+    assert [m["role"] for m in sent["messages"]] == ["system", "system", "user"]
+    assert level_sentence("emojis", 5) in sent["messages"][0]["content"]
+    assert sent["messages"][1]["content"] == "Answer briefly."
+    assert (sent["temperature"], sent["top_p"], sent["max_tokens"]) == (0.2, 0.5, 50)
+
+
+def test_a_streamed_response_sends_openais_events_in_order(client: OpenAI) -> None:
+    events = list(client.responses.create(model="persona:seline", input="hello there",
+                                          stream=True))  # fmt: skip
+
+    kinds = [event.type for event in events]
+    assert kinds[:4] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+    ]
+    deltas = [e for e in events if e.type == "response.output_text.delta"]
+    assert len(deltas) > 1
+    assert kinds[4 : 4 + len(deltas)] == ["response.output_text.delta"] * len(deltas)
+    assert kinds[4 + len(deltas) :] == [
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    assert [event.sequence_number for event in events] == list(range(len(events)))
+    text = "".join(delta.delta for delta in deltas)
+    assert text.startswith('[Seline] You said: "hello there"')
+    completed = events[-1]
+    assert completed.type == "response.completed"
+    assert completed.response.output_text == text
+    assert completed.response.model == "persona:seline"
+    assert completed.response.usage is not None
+    assert completed.response.usage.output_tokens > 0
+    assert events[0].type == "response.created"
+    assert events[0].response.id == completed.response.id
+    assert events[0].response.status == "in_progress"
+
+
+def test_a_stored_response_is_retrieved_as_it_was_answered(client: OpenAI) -> None:
+    created = client.responses.create(model="persona:seline", input="hello there")
+    streamed = list(client.responses.create(model="persona:seline", input="again", stream=True))
+
+    retrieved = client.responses.retrieve(created.id)
+    assert retrieved.id == created.id
+    assert retrieved.output_text == created.output_text
+    assert retrieved.status == "completed"
+    assert retrieved.model == "persona:seline"
+    assert retrieved.usage == created.usage
+    last = streamed[-1]
+    assert last.type == "response.completed"
+    assert client.responses.retrieve(last.response.id).output_text == last.response.output_text
+
+
+def test_a_response_not_stored_cannot_be_retrieved(client: OpenAI, gateway: LiveGateway) -> None:
+    with gateway.client(gateway.admin_key) as admin:
+        sessions_before = admin.get("/api/sessions").json()
+    response = client.responses.create(model="persona:seline", input="hi", store=False)
+
+    assert response.store is False
+    assert response.output_text
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.responses.retrieve(response.id)
+    assert caught.value.response.json()["error"]["code"] == "response_not_found"
+    with gateway.client(gateway.admin_key) as admin:
+        assert admin.get("/api/sessions").json() == sessions_before
+
+
+def test_a_stored_response_starts_a_session_of_the_callers(
+    client: OpenAI, gateway: LiveGateway
+) -> None:
+    response = client.responses.create(model="persona:seline", input="hello there")
+    with gateway.client(gateway.admin_key) as admin:
+        [listed] = admin.get("/api/sessions").json()["data"]
+        session = admin.get(f"/api/sessions/{listed['id']}").json()
+    assert [(m["role"], m["content"]) for m in session["messages"][-2:]] == [
+        ("user", "hello there"),
+        ("assistant", response.output_text),
+    ]
+
+
+@pytest.mark.parametrize("response_id", ["resp_nothing", "resp_" + "0" * 32, "msg_x"])
+def test_retrieving_an_unknown_response_is_openais_404(client: OpenAI, response_id: str) -> None:
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.responses.retrieve(response_id)
+    error = caught.value.response.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    assert error["type"] == "invalid_request_error"
+    assert response_id in error["message"]
+
+
+def test_another_owners_response_is_not_found(gateway: LiveGateway, client: OpenAI) -> None:
+    created = client.responses.create(model="persona:seline", input="mine")
+    with gateway.client(gateway.admin_key) as admin:
+        other = new_key(admin, scopes=("chat", "read"), owner="someone-else")
+    with sdk(gateway, other) as theirs:
+        with pytest.raises(openai.NotFoundError):
+            theirs.responses.retrieve(created.id)
+        with pytest.raises(openai.NotFoundError) as caught:
+            theirs.responses.create(
+                model="persona:seline", input="steal", previous_response_id=created.id
+            )
+    error = caught.value.response.json()["error"]
+    assert (error["code"], error["param"]) == (
+        "previous_response_not_found",
+        "previous_response_id",
+    )
+
+
+def post(gateway: LiveGateway, body: dict[str, Any], key: str | None = None) -> httpx.Response:
+    with gateway.client(key or gateway.admin_key) as http:
+        return http.post("/v1/responses", json=body)
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"input": "hi"}, "missing_required_parameter"),
+        ({"model": "persona:seline"}, "missing_required_parameter"),
+        ({"model": "persona:seline", "input": []}, "empty_array"),
+        ({"model": "persona:seline", "input": [{"role": "tool", "content": "x"}]},
+         "invalid_value"),
+        ({"model": "persona:seline", "input": "hi", "stream": "true"}, "invalid_type"),
+        ({"model": "persona:seline", "input": "hi", "temperature": 3}, "integer_above_max_value"),
+        ({"model": "thinkingthoughts-sim", "input": "hi", "traits": {"emojis": 5}},
+         "invalid_traits"),
+    ],
+)  # fmt: skip
+def test_an_invalid_request_is_openais_400(
+    gateway: LiveGateway, body: dict[str, Any], code: str
+) -> None:
+    assert_openai_error(post(gateway, body), 400, code)
+
+
+def test_unknown_models_and_personas_are_404s(gateway: LiveGateway) -> None:
+    for model in ("no-such-model", "persona:nobody"):
+        assert_openai_error(post(gateway, {"model": model, "input": "hi"}), 404, "model_not_found")
+
+
+def test_the_keys_scope_and_allow_lists_apply(gateway: LiveGateway) -> None:
+    with gateway.client(gateway.admin_key) as admin:
+        reader = new_key(admin, scopes=("read",))
+        tutor_only = new_key(admin, allowed_personas=["tutor"])
+    refused = post(gateway, {"model": "persona:seline", "input": "hi"}, reader)
+    assert_openai_error(refused, 403, "permission_denied")
+    narrow = post(gateway, {"model": "persona:seline", "input": "hi"}, tutor_only)
+    assert_openai_error(narrow, 403, "persona_not_allowed")
+    assert post(gateway, {"model": "persona:tutor", "input": "hi"}, tutor_only).status_code == 200
+
+
+def test_unknown_fields_are_accepted_and_not_sent_upstream(
+    client: OpenAI, simulator: ThreadedSimulator
+) -> None:
+    client.responses.create(
+        model="persona:seline",
+        input="hi",
+        truncation="auto",
+        extra_body={"include": [], "parallel_tool_calls": True},
+    )
+    sent = simulator.recorded_requests()[-1]
+    assert not {"truncation", "include", "parallel_tool_calls", "store"} & set(sent)
