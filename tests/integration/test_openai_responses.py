@@ -239,3 +239,63 @@ def test_unknown_fields_are_accepted_and_not_sent_upstream(
     )
     sent = simulator.recorded_requests()[-1]
     assert not {"truncation", "include", "parallel_tool_calls", "store"} & set(sent)
+
+
+def test_previous_response_id_continues_the_stored_path(
+    client: OpenAI, simulator: ThreadedSimulator
+) -> None:
+    first = client.responses.create(model="persona:seline", input="first question",
+                                    instructions="Only for the first.")  # fmt: skip
+    second = client.responses.create(
+        model="persona:seline", input="second question", previous_response_id=first.id
+    )
+
+    assert second.previous_response_id == first.id
+    sent = simulator.recorded_requests()[-1]["messages"]
+    assert [(m["role"], m["content"]) for m in sent[1:]] == [
+        ("user", "first question"),
+        ("assistant", first.output_text),
+        ("user", "second question"),
+    ]
+    assert "Only for the first." not in str(sent)
+    assert client.responses.retrieve(second.id).previous_response_id == first.id
+    assert client.responses.retrieve(first.id).previous_response_id is None
+
+
+def test_two_responses_continuing_one_make_two_branches(
+    client: OpenAI, simulator: ThreadedSimulator
+) -> None:
+    root = client.responses.create(model="persona:seline", input="where to?")
+    left = client.responses.create(
+        model="persona:seline", input="the sea", previous_response_id=root.id
+    )
+    right = list(client.responses.create(model="persona:seline", input="the hills",
+                                         previous_response_id=root.id, stream=True))  # fmt: skip
+    after_left = client.responses.create(
+        model="persona:seline", input="and then?", previous_response_id=left.id
+    )
+
+    sent = simulator.recorded_requests()[-1]["messages"]
+    assert [m["content"] for m in sent if m["role"] == "user"] == [
+        "where to?", "the sea", "and then?",
+    ]  # fmt: skip
+    right_response = right[-1].response
+    assert right_response.previous_response_id == root.id
+    assert client.responses.retrieve(right_response.id).output_text == (right_response.output_text)
+    assert client.responses.retrieve(after_left.id).previous_response_id == left.id
+
+
+def test_a_response_not_stored_still_reads_its_previous_one(
+    client: OpenAI, gateway: LiveGateway, simulator: ThreadedSimulator
+) -> None:
+    first = client.responses.create(model="thinkingthoughts-sim", input="remember me")
+    with gateway.client(gateway.admin_key) as admin:
+        [listed] = admin.get("/api/sessions").json()["data"]
+    client.responses.create(model="thinkingthoughts-sim", input="do you?",
+                            previous_response_id=first.id, store=False)  # fmt: skip
+
+    sent = simulator.recorded_requests()[-1]["messages"]
+    assert [m["content"] for m in sent] == ["remember me", first.output_text, "do you?"]
+    with gateway.client(gateway.admin_key) as admin:
+        session = admin.get(f"/api/sessions/{listed['id']}").json()
+    assert session["messages_total"] == 2

@@ -32,7 +32,12 @@ router = APIRouter(prefix="/v1", tags=["openai"])
 
 
 def responses_service(resources: Resources) -> ResponsesService:
-    return ResponsesService(database=resources.database, chat=resources.openai)
+    return ResponsesService(
+        database=resources.database,
+        chat=resources.openai,
+        models=resources.models,
+        default_max_tokens=resources.settings.max_tokens,
+    )
 
 
 Responses = Annotated[ResponsesService, Depends(responses_service)]

@@ -17,6 +17,7 @@ A stored response is its assistant message: `resp_<hex>` is the message's uuid, 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -24,7 +25,11 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from sqlalchemy import Connection
+
 from thinkingthoughts.access.key_policy import KeyPolicy
+from thinkingthoughts.context.budget import ContextBudget
+from thinkingthoughts.engine.persist import history_tail
 from thinkingthoughts.errors import GatewayError, NotFoundError
 from thinkingthoughts.openai_api.protocol import PERSONA_MODEL_PREFIX, ChatCompletionRequest
 from thinkingthoughts.openai_api.responses_encoding import (
@@ -48,6 +53,7 @@ from thinkingthoughts.openai_api.serving import (
 from thinkingthoughts.storage import response_rows
 from thinkingthoughts.storage.database import Database
 from thinkingthoughts.storage.response_rows import StoredReply
+from thinkingthoughts.upstream.models import ModelResolver
 from thinkingthoughts.upstream.protocol import Usage, chunk_from, completion_from
 from thinkingthoughts.usage.metering import TurnMeter
 
@@ -140,9 +146,18 @@ class ResponseStream:
 
 
 class ResponsesService:
-    def __init__(self, *, database: Database, chat: OpenAIChatService) -> None:
+    def __init__(
+        self,
+        *,
+        database: Database,
+        chat: OpenAIChatService,
+        models: ModelResolver,
+        default_max_tokens: int,
+    ) -> None:
         self._database = database
         self._chat = chat
+        self._models = models
+        self._default_max_tokens = default_max_tokens
 
     async def prepare(
         self,
@@ -156,7 +171,7 @@ class ResponsesService:
         """Check the request (model, persona, previous response) and build its chat
         turn; writes nothing, so a refused request stores nothing."""
         previous = await self._previous_reply(request.previous_response_id, owner)
-        history = await self._path_to(previous) if previous is not None else []
+        history = await self._path_to(previous, request) if previous is not None else []
         if not request.store:
             session_ref = None
         else:
@@ -169,6 +184,11 @@ class ResponsesService:
             sees_every_persona=sees_every_persona,
             meter=meter,
         )
+        if chat.plan is not None and previous is not None:
+            # The input goes under the previous reply, wherever the session's active leaf is.
+            chat = dataclasses.replace(
+                chat, plan=dataclasses.replace(chat.plan, parent_id=previous.id)
+            )
         # Not stored: an id no stored message has, so retrieving it finds nothing.
         reply_id = chat.plan.reply_id if chat.plan is not None else str(uuid.uuid4())
         frame = ResponseFrame(
@@ -205,16 +225,20 @@ class ResponsesService:
     async def retrieve(self, response_id: str, *, owner: str) -> dict[str, Any]:
         """A stored response of the owner's; 404 `response_not_found` for any other id."""
         message_id = message_id_for(response_id)
-        reply = None if message_id is None else await self._find(message_id, owner)
-        if reply is None:
+        found = None
+        if message_id is not None:
+            found = await self._database.run(partial(_reply_and_previous, message_id, owner))
+        if found is None:
             raise NotFoundError(
                 f"Response with id '{response_id}' not found.", code="response_not_found"
             )
+        reply, previous_id = found
         frame = ResponseFrame(
             response_id=response_id,
             created_at=int(reply.created_at.timestamp()),
             model=reported_model(reply),
             store=True,
+            previous_response_id=response_id_for(previous_id) if previous_id else None,
         )
         status = stored_status(reply)
         usage = None
@@ -247,6 +271,25 @@ class ResponsesService:
             partial(response_rows.find_reply, message_id=message_id, owner=owner)
         )
 
-    async def _path_to(self, reply: StoredReply) -> list[dict[str, Any]]:
-        """The stored conversation from its root through `reply`, as chat messages."""
-        return []  # the tree's path reader
+    async def _path_to(self, reply: StoredReply, request: ResponsesRequest) -> list[dict[str, Any]]:
+        """The stored path from its root through `reply`, as chat messages: its newest
+        part that fits the model's context beside the new input and the reply."""
+        if request.model.startswith(PERSONA_MODEL_PREFIX):
+            model = await self._models.resolve()
+        else:
+            model = await self._models.resolve_named(request.model)
+        reply_tokens = request.max_output_tokens or self._default_max_tokens
+        budget = ContextBudget(model.max_model_len, reply_tokens).prompt_tokens
+        new_text = "\n".join(request.texts())
+        return await self._database.run(
+            partial(history_tail, leaf_id=reply.id, system_prompt=new_text, budget=budget)
+        )
+
+
+def _reply_and_previous(
+    message_id: str, owner: str, conn: Connection
+) -> tuple[StoredReply, str | None] | None:
+    reply = response_rows.find_reply(conn, message_id=message_id, owner=owner)
+    if reply is None:
+        return None
+    return reply, response_rows.previous_reply_id(conn, reply_id=reply.id)

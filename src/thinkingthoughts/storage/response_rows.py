@@ -13,9 +13,11 @@ from typing import NamedTuple
 from sqlalchemy import Connection, Table, bindparam, select
 
 from thinkingthoughts.storage.models import MessageStatus, Persona
-from thinkingthoughts.storage.turn_rows import MESSAGES, SESSIONS
+from thinkingthoughts.storage.turn_rows import MESSAGES, SESSIONS, read_path_tail
 
 PERSONAS: Table = Persona.__table__  # type: ignore[assignment] # declared, so a Table
+INPUT_READ_LIMIT = 64
+"""How far above a reply its previous reply is looked for (its input's messages)."""
 
 
 class StoredReply(NamedTuple):
@@ -61,3 +63,10 @@ def find_reply(conn: Connection, *, message_id: str, owner: str) -> StoredReply 
     """The assistant message `message_id` in one of `owner`'s sessions, or None."""
     row = conn.execute(_FIND_REPLY, {"message_id": message_id, "owner": owner}).first()
     return None if row is None else StoredReply._make(row)
+
+
+def previous_reply_id(conn: Connection, *, reply_id: str) -> str | None:
+    """The reply a stored reply continues: its nearest assistant ancestor, above the
+    input messages it answered; None for the first reply of a conversation."""
+    ancestors = read_path_tail(conn, leaf_id=reply_id, limit=INPUT_READ_LIMIT)[1:]
+    return next((row.id for row in ancestors if row.role == "assistant"), None)
