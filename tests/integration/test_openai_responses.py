@@ -12,6 +12,7 @@ import openai
 import pytest
 from openai import OpenAI
 
+from tests.integration.conftest import GatewayFactory, SimulatorFactory
 from tests.integration.live_servers import LiveGateway, ThreadedSimulator
 from tests.integration.test_chat_api import level_sentence
 from tests.integration.test_tenancy import assert_openai_error, new_key
@@ -299,3 +300,19 @@ def test_a_response_not_stored_still_reads_its_previous_one(
     with gateway.client(gateway.admin_key) as admin:
         session = admin.get(f"/api/sessions/{listed['id']}").json()
     assert session["messages_total"] == 2
+
+
+def test_a_stream_the_upstream_breaks_ends_with_response_failed_and_is_recorded(
+    simulator_factory: SimulatorFactory, gateway_factory: GatewayFactory
+) -> None:
+    live = gateway_factory(upstream=simulator_factory(drop_rate=1.0, reply_tokens=64))
+    with sdk(live) as client:
+        events = list(client.responses.create(model="persona:seline", input="hi", stream=True))
+        failed = events[-1]
+        assert failed.type == "response.failed"
+        assert failed.response.status == "failed"
+        assert failed.response.error is not None
+        assert failed.response.error.code == "server_error"
+        assert client.responses.retrieve(failed.response.id).status == "failed"
+    assert events[0].type == "response.created"
+    assert [event.sequence_number for event in events] == list(range(len(events)))
