@@ -84,6 +84,12 @@ def test_window_keeps_the_messages_starting_after_the_evicted_prefix(
     assert [size for _, size in window_of(conversation(sizes), room)] == kept_sizes
 
 
+def test_starts_are_read_from_the_parents_path_tokens_not_todays_estimate() -> None:
+    # Stored sizes of 1 a message, estimated at 6 today: nothing is evicted (T=5).
+    messages = [(n, 6) for n in range(1, 6)]
+    assert window_of(messages, room=100) == messages
+
+
 def test_window_also_stops_where_todays_estimate_would_overflow() -> None:
     # Stored path tokens grew by 10 a message; today's estimate says 60 each. T=220,
     # D=150: both newest start inside by their path tokens, but only one fits.
@@ -94,8 +100,8 @@ def test_window_also_stops_where_todays_estimate_would_overflow() -> None:
 def test_a_message_starting_exactly_at_the_evicted_prefix_stays() -> None:
     window = HistoryWindow.for_newest(110, room=100, low_water=50)
     assert window.start == 50
-    assert window.starts_inside(path_tokens=60, tokens=10)
-    assert not window.starts_inside(path_tokens=60, tokens=11)
+    assert window.starts_inside(parent_path_tokens=50)
+    assert not window.starts_inside(parent_path_tokens=49)
 
 
 def test_reading_stops_at_the_first_message_before_the_window() -> None:
@@ -112,7 +118,8 @@ def test_reading_stops_at_the_first_message_before_the_window() -> None:
         tokens=lambda m: m[1],
         room=200,
     )
-    assert len(read) == len(kept) + 1
+    # The first one left out, and its parent, which tells where it starts.
+    assert len(read) == len(kept) + 2
 
 
 @settings(max_examples=300, deadline=None)

@@ -9,8 +9,9 @@ The rule reads nothing but the messages themselves, so every replica that sees t
 conversation sends the same window, and nothing is stored for it:
 
 - Every message carries `path_tokens`: the estimated tokens of the path from the root of
-  the conversation through that message (cumulative; see `estimate_message_tokens`).
-  A message starts at `path_tokens - tokens` and ends at `path_tokens`.
+  the conversation through that message (cumulative; see `estimate_message_tokens`). A
+  message ends at its `path_tokens` and starts where its parent ends (0 for a root), so
+  the window depends on the stored sizes only, not on how sizes are estimated today.
 - `room` is what the history may take (the budget less the fixed slots), and
   `low_water` (by default LOW_WATER_SHARE of it) how much history is left at least after
   an eviction. The chunk is `room - low_water`.
@@ -20,13 +21,12 @@ conversation sends the same window, and nothing is stored for it:
   fits; D stays put while T grows within one chunk, so the window only gains messages at
   its end; when T crosses into the next chunk, D moves forward by a whole chunk and the
   window shrinks to just above `low_water` (less the message that straddles D).
-- Read newest first, the window ends at the first message starting before D.
+- Read newest first, the window ends at the first message whose parent ends before D.
 
-Two guards keep the window usable when the stored sizes disagree with today's estimate
-(an estimator changed since they were written): the window also stops where its current
-estimate would exceed the room, and the newest message always goes (whether it fits is
-checked exactly elsewhere; a newest message bigger than the low-water mark may start
-before D, and then goes alone, and is left out again the next turn).
+Two guards: the window also stops where today's estimate of its size would exceed the
+room (stored sizes may come from an older estimator), and the newest message always goes
+(whether it fits is checked exactly elsewhere; a newest message bigger than the low-water
+mark may start before D, and then goes alone, and is left out again the next turn).
 """
 
 from __future__ import annotations
@@ -72,10 +72,10 @@ class HistoryWindow:
         start = evicted_path_tokens(newest_path_tokens=newest_path_tokens, room=room, low_water=low)
         return cls(start=start, room=room)
 
-    def starts_inside(self, *, path_tokens: int, tokens: int) -> bool:
-        """Whether a message of `tokens` ending at `path_tokens` starts inside the window.
-        Path order makes it monotone: once false, it is false for every older message."""
-        return path_tokens - tokens >= self.start
+    def starts_inside(self, *, parent_path_tokens: int) -> bool:
+        """Whether a message starts inside the window: where its parent ends (0 for a
+        root). Path order makes it monotone: once false, false for every older message."""
+        return parent_path_tokens >= self.start
 
 
 def history_window(
@@ -87,17 +87,27 @@ def history_window(
     low_water: int | None = None,
 ) -> list[T]:
     """The messages of the window, newest first, from messages given newest first along
-    one path. Stops reading at the first message that starts before the window."""
-    kept: list[T] = []
-    window: HistoryWindow | None = None
-    used = 0
-    for message in newest_first:
-        size = tokens(message)
-        end = path_tokens(message)
-        if window is None:
-            window = HistoryWindow.for_newest(end, room=room, low_water=low_water)
-        elif not window.starts_inside(path_tokens=end, tokens=size) or used + size > room:
+    one path (each the parent of the one before it, or an ancestor when messages that
+    are never sent were left out, which only makes the window start later).
+
+    Reading stops at the first message that ends before the window: the one after it
+    (its child) started outside the window too.
+    """
+    rows = iter(newest_first)
+    newest = next(rows, None)
+    if newest is None:
+        return []
+    window = HistoryWindow.for_newest(path_tokens(newest), room=room, low_water=low_water)
+    kept = [newest]
+    used = tokens(newest)
+    candidate = next(rows, None)
+    while candidate is not None:
+        parent = next(rows, None)
+        starts_at = path_tokens(parent) if parent is not None else 0
+        size = tokens(candidate)
+        if not window.starts_inside(parent_path_tokens=starts_at) or used + size > room:
             break
-        kept.append(message)
+        kept.append(candidate)
         used += size
+        candidate = parent
     return kept
