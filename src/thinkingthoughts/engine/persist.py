@@ -10,13 +10,13 @@ of the user message it answers (a sibling of the earlier replies, which stay).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
 
-from thinkingthoughts.context.budget import count_fitting_history
+from thinkingthoughts.context.eviction import history_window
 from thinkingthoughts.context.tokens import estimate_message_tokens
 from thinkingthoughts.engine.turn import TurnMessage
 from thinkingthoughts.errors import InvalidRequestError, NotFoundError
@@ -215,37 +215,40 @@ def _session_for(conn: Connection, write: TurnWrite) -> str:
 def history_tail(
     conn: Connection, leaf_id: str | None, system_prompt: str, budget: int
 ) -> list[dict[str, Any]]:
-    """The newest messages of the path ending at `leaf_id` that fit, read page by page
-    from the leaf (each page twice the last, so a long conversation takes few reads).
+    """The history that goes upstream: the window of the path ending at `leaf_id` that
+    `context.eviction` chooses for the room the system prompt leaves in `budget`.
 
-    The newest message always goes, even when the estimate says it does not fit
-    (the exact check decides later); after it, the tail stops at the first misfit.
+    The window starts at a whole number of chunks of path tokens, so while the
+    conversation grows within a chunk each turn's history extends the previous turn's
+    (an inference server's prefix cache reuses it), and it depends on the stored
+    messages only (every replica sends the same). The newest message always goes, even
+    when the estimate says it does not fit (the exact check decides later).
     """
-    used = estimate_message_tokens(system_prompt)
-    kept: list[turn_rows.PathRow] = []
+    room = budget - estimate_message_tokens(system_prompt)
+    kept = history_window(
+        _sendable_path(conn, leaf_id),
+        path_tokens=lambda row: row.path_tokens,
+        tokens=lambda row: estimate_message_tokens(row.content),
+        room=room,
+    )
+    return [{"role": r.role, "content": r.content} for r in reversed(kept)]
+
+
+def _sendable_path(conn: Connection, leaf_id: str | None) -> Iterator[turn_rows.PathRow]:
+    """The path's messages that can be sent, newest first, read page by page from the leaf
+    only as far as the caller goes (each page twice the last, so a long conversation
+    takes few reads). An interrupted reply that said nothing still goes, empty: the roles
+    then keep alternating after a turn that was never answered."""
     page_size = FIRST_HISTORY_PAGE
     while leaf_id is not None:
         page = turn_rows.read_path_tail(conn, leaf_id=leaf_id, limit=page_size)
-        # An interrupted reply that said nothing still goes, empty: the roles then keep
-        # alternating after a turn that was never answered.
-        sendable = [
-            r
-            for r in page
-            if r.status in SENDABLE_STATUSES and (r.content or r.role == "assistant")
-        ]
-        tokens = [estimate_message_tokens(r.content) for r in sendable]
-        fitting = count_fitting_history(
-            fixed_tokens=used, history_tokens_newest_first=tokens, budget=budget
-        )
-        if not kept and sendable:
-            fitting = max(fitting, 1)
-        kept += sendable[:fitting]
-        used += sum(tokens[:fitting])
-        if fitting < len(sendable) or len(page) < page_size:
-            break
+        for row in page:
+            if row.status in SENDABLE_STATUSES and (row.content or row.role == "assistant"):
+                yield row
+        if len(page) < page_size:
+            return
         leaf_id = page[-1].parent_id
         page_size = min(page_size * 2, LAST_HISTORY_PAGE)
-    return [{"role": r.role, "content": r.content} for r in reversed(kept)]
 
 
 def session_title(text: str) -> str | None:
