@@ -675,3 +675,94 @@ def test_a_link_to_an_unknown_foreign_or_malformed_conversation_starts_a_new_one
         assert [role for role, _ in conversation(page)] == ["assistant"]  # the greeting
         assert page.query_params == {}
     assert [s["id"] for s in sessions(admin)] == [foreign]  # nothing made, nothing taken
+
+
+def test_regenerate_keeps_the_earlier_reply_and_the_arrows_move_between_them(
+    page: AppTest, admin: httpx.Client
+) -> None:
+    send(page, "Name a colour")
+    session_id = page.session_state["session_id"]
+    first_reply = stored(admin, session_id)[-1]["id"]
+    assert texts_of(page) == []  # one reply: no arrows
+
+    page.button(key="regenerate").click().run()
+
+    assert page.exception == []
+    second_reply = stored(admin, session_id)[-1]["id"]
+    assert second_reply != first_reply
+    assert texts_of(page) == ["2/2"]
+    assert page.button(key=f"next_{second_reply}").disabled
+
+    page.button(key=f"previous_{second_reply}").click().run()
+
+    assert errors(page) == []
+    assert stored(admin, session_id)[-1]["id"] == first_reply
+    assert texts_of(page) == ["1/2"]
+    assert page.button(key=f"previous_{first_reply}").disabled
+    assert [text for _, text in conversation(page)] == [
+        m["content"] for m in stored(admin, session_id)
+    ]
+
+    page.button(key=f"next_{first_reply}").click().run()
+
+    assert stored(admin, session_id)[-1]["id"] == second_reply
+    assert texts_of(page) == ["2/2"]
+
+
+def test_an_edited_message_is_sent_as_a_new_branch_and_the_first_stays(
+    page: AppTest, admin: httpx.Client, simulator: ThreadedSimulator
+) -> None:
+    send(page, "first")
+    send(page, "second")
+    session_id = page.session_state["session_id"]
+    before = stored(admin, session_id)
+    edited = before[-2]
+    assert edited["content"] == "second"
+
+    page.button(key=f"edit_{edited['id']}").click().run()
+    assert page.text_area(key=f"edit_text_{edited['id']}").value == "second"
+    page.text_area(key=f"edit_text_{edited['id']}").set_value("second, said better")
+    page.button(key=f"edit_send_{edited['id']}").click().run()
+
+    assert page.exception == []
+    assert errors(page) == []
+    after = stored(admin, session_id)
+    assert [m["id"] for m in after[:-2]] == [m["id"] for m in before[:-2]]
+    assert after[-2]["content"] == "second, said better"
+    assert after[-2]["parent_id"] == edited["parent_id"]
+    assert after[-2]["sibling_ids"] == [edited["id"], after[-2]["id"]]
+    assert 'You said: "second, said better"' in after[-1]["content"]
+    upstream = [m["content"] for m in simulator.recorded_requests()[-1]["messages"]]
+    assert "second" not in upstream  # the upstream got the new path only
+    assert [text for _, text in conversation(page)] == [m["content"] for m in after]
+    assert texts_of(page) == ["2/2"]  # on the edited message
+
+    page.button(key=f"previous_{after[-2]['id']}").click().run()
+    assert [m["id"] for m in stored(admin, session_id)] == [m["id"] for m in before]
+
+
+def test_branch_from_here_opens_a_new_conversation_with_the_path_so_far(
+    page: AppTest, admin: httpx.Client
+) -> None:
+    send(page, "first")
+    send(page, "second")
+    source_id = page.session_state["session_id"]
+    source = stored(admin, source_id)
+    first_reply = source[2]
+
+    page.button(key=f"branch_{first_reply['id']}").click().run()
+
+    assert page.exception == []
+    assert errors(page) == []
+    branch_id = page.session_state["session_id"]
+    assert branch_id != source_id
+    assert page.query_params == {"session": branch_id}
+    branch = stored(admin, branch_id)
+    assert [m["content"] for m in branch] == [m["content"] for m in source[:3]]
+    assert [text for _, text in conversation(page)] == [m["content"] for m in branch]
+    assert set(session_buttons(page)) == {source_id, branch_id}
+    assert stored(admin, source_id) == source  # the source is left as it was
+
+    send(page, "third, on the branch")
+    assert [m["content"] for m in stored(admin, branch_id)][3] == "third, on the branch"
+    assert len(stored(admin, source_id)) == len(source)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -184,21 +185,69 @@ def test_me_usage_and_keys_describe_the_key(ui_client: GatewayClient, gateway: L
         assert problem_of(chat_key.api_keys).kind == "forbidden"
 
 
-def test_regenerate_replaces_the_last_reply(ui_client: GatewayClient, admin: httpx.Client) -> None:
+def test_regenerate_adds_a_reply_beside_the_first_and_either_can_be_selected(
+    ui_client: GatewayClient, admin: httpx.Client
+) -> None:
     list(ui_client.stream_chat(message="Name a colour"))
     first = ui_client.last_chat
     assert first is not None
     assert first.session_id is not None
+    question = stored_messages(admin, first.session_id)[-2]
+    assert first.user_message_id == question["id"]
 
     again = "".join(ui_client.stream_chat(session_id=first.session_id, regenerate=True))
 
     second = ui_client.last_chat
     assert second is not None
     assert second.message_id != first.message_id
+    assert second.user_message_id == question["id"]
     assert 'You said: "Name a colour"' in again
     stored = stored_messages(admin, first.session_id)
     assert [m["role"] for m in stored] == ["assistant", "user", "assistant"]
     assert stored[-1]["id"] == second.message_id
+    assert stored[-1]["sibling_ids"] == [first.message_id, second.message_id]
+
+    assert first.message_id is not None
+    session = ui_client.select_message(first.session_id, first.message_id)
+
+    assert session["id"] == first.session_id
+    assert session["active_leaf_id"] == first.message_id
+    assert [m["id"] for m in session["messages"]] == [
+        m["id"] for m in stored_messages(admin, first.session_id)
+    ]
+    assert session["messages"][-1]["sibling_index"] == 0
+    unknown = problem_of(lambda: ui_client.select_message(first.session_id, str(uuid.uuid4())))
+    assert (unknown.kind, unknown.code) == ("gone", "message_not_found")
+
+
+def test_a_message_sent_after_an_earlier_one_branches_and_a_fork_copies_a_path(
+    ui_client: GatewayClient, admin: httpx.Client
+) -> None:
+    list(ui_client.stream_chat(message="one"))
+    session_id = ui_client.last_chat.session_id if ui_client.last_chat else None
+    assert session_id is not None
+    list(ui_client.stream_chat(message="two", session_id=session_id))
+    before = stored_messages(admin, session_id)
+    first_reply = before[2]
+
+    list(
+        ui_client.stream_chat(
+            message="two, again", session_id=session_id, parent_id=first_reply["id"]
+        )
+    )
+
+    after = stored_messages(admin, session_id)
+    assert [m["content"] for m in after[:3]] == [m["content"] for m in before[:3]]
+    assert after[3]["content"] == "two, again"
+    assert after[3]["parent_id"] == first_reply["id"]
+    assert after[3]["sibling_ids"] == [before[3]["id"], after[3]["id"]]
+
+    forked = ui_client.fork_session(session_id, first_reply["id"])
+
+    assert forked["id"] != session_id
+    assert [m["content"] for m in forked["messages"]] == [m["content"] for m in after[:3]]
+    assert ui_client.read_session(forked["id"])["messages"] == forked["messages"]
+    assert len(stored_messages(admin, session_id)) == len(after)
 
 
 def test_a_named_model_is_asked_for_and_an_unknown_one_refused(
