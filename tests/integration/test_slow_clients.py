@@ -44,9 +44,13 @@ def read_until_closed(
         try:
             chunk = connection.recv(65536)
         except TimeoutError:
-            if trickle:
+            # Once the answer has begun, a byte more would only race the server's close
+            # (and a reset can discard the answer before it is read).
+            if trickle and not received:
                 connection.sendall(b" ")
             continue
+        except ConnectionResetError:
+            return received, time.monotonic() - started
         if not chunk:
             return received, time.monotonic() - started
         received += chunk
