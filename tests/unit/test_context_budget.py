@@ -4,7 +4,6 @@ import pytest
 
 from thinkingthoughts.context.budget import (
     ContextBudget,
-    count_fitting_history,
     fits,
     reply_tokens_within,
 )
@@ -41,28 +40,6 @@ def test_estimate_errs_high_for_english_prose() -> None:
 
 def test_message_estimate_adds_template_overhead() -> None:
     assert estimate_message_tokens("abc") == 1 + MESSAGE_OVERHEAD_TOKENS
-
-
-@pytest.mark.parametrize(
-    ("fixed", "history", "budget", "expected"),
-    [
-        (10, [5, 5, 5], 30, 3),
-        (10, [5, 5, 5], 20, 2),
-        (10, [5, 50, 1], 30, 1),  # stops at the first misfit: the tail stays contiguous
-        (10, [], 30, 0),
-        (40, [1], 30, 0),
-        (0, [30], 30, 1),
-    ],
-)
-def test_history_is_taken_newest_first_while_it_fits(
-    fixed: int, history: list[int], budget: int, expected: int
-) -> None:
-    assert (
-        count_fitting_history(
-            fixed_tokens=fixed, history_tokens_newest_first=history, budget=budget
-        )
-        == expected
-    )
 
 
 def test_fits_is_inclusive() -> None:

@@ -15,6 +15,7 @@ from thinkingthoughts.context.eviction import (
     evicted_path_tokens,
     history_window,
     low_water_mark,
+    window_length,
 )
 
 Message = tuple[int, int]
@@ -169,3 +170,19 @@ def test_steady_conversations_break_the_prefix_once_per_chunk(size: int, room: i
     chunk = room - low_water_mark(room)
     overflow = max(size * 400 - room, 0)
     assert breaks <= -(-overflow // chunk)
+
+
+@pytest.mark.parametrize(
+    ("sizes", "room", "length"),
+    [
+        ([], 100, 0),
+        ([10, 10, 10], 100, 3),
+        ([60, 30, 20, 10, 35], 100, 2),
+        ([500], 100, 1),
+    ],
+)
+def test_a_conversation_held_whole_gets_the_same_window(
+    sizes: list[int], room: int, length: int
+) -> None:
+    assert window_length(sizes, room=room) == length
+    assert len(window_of(conversation(sizes), room)) == length

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -25,24 +24,6 @@ def reply_tokens_within(requested: int, *, max_model_len: int, smallest_prompt: 
     if requested < max_model_len:
         return requested
     return max(max_model_len - smallest_prompt, 1)
-
-
-def count_fitting_history(
-    *, fixed_tokens: int, history_tokens_newest_first: Sequence[int], budget: int
-) -> int:
-    """How many of the newest history messages fit beside the fixed part of the prompt.
-
-    History is taken newest first and stops at the first message that does not fit, so
-    what goes upstream is always a contiguous tail of the conversation.
-    """
-    remaining = budget - fixed_tokens
-    fitting = 0
-    for tokens in history_tokens_newest_first:
-        if tokens > remaining:
-            break
-        remaining -= tokens
-        fitting += 1
-    return fitting
 
 
 def fits(*, fixed_tokens: int, required_tokens: int, budget: int) -> bool:

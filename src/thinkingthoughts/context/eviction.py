@@ -31,8 +31,9 @@ mark may start before D, and then goes alone, and is left out again the next tur
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import TypeVar
 
 LOW_WATER_SHARE = 0.5
@@ -111,3 +112,18 @@ def history_window(
         used += size
         candidate = parent
     return kept
+
+
+def window_length(sizes: Sequence[int], *, room: int, low_water: int | None = None) -> int:
+    """How many of the last messages of a conversation held whole (`sizes` oldest first,
+    as a client that keeps its own history sends it) form its window: the same rule, the
+    running sums of the sizes as path tokens."""
+    ends = list(accumulate(sizes))
+    kept = history_window(
+        reversed(range(len(sizes))),
+        path_tokens=ends.__getitem__,
+        tokens=sizes.__getitem__,
+        room=room,
+        low_water=low_water,
+    )
+    return len(kept)

@@ -14,10 +14,10 @@ from thinkingthoughts.access.key_policy import KeyPolicy
 from thinkingthoughts.context.assembler import assemble_prompt, post_history_tokens, system_text
 from thinkingthoughts.context.budget import (
     ContextBudget,
-    count_fitting_history,
     fits,
     reply_tokens_within,
 )
+from thinkingthoughts.context.eviction import window_length
 from thinkingthoughts.context.tokens import estimate_message_tokens, estimate_prompt_tokens
 from thinkingthoughts.engine.persist import StoredTurn, TurnWrite, planned_prompt, store_turn
 from thinkingthoughts.engine.record import (
@@ -330,14 +330,10 @@ def _drop_oldest_history(messages: list[dict[str, Any]], excess: int) -> list[di
 def _fit_messages(
     system_prompt: str, messages: Sequence[TurnMessage], budget: int
 ) -> list[dict[str, Any]]:
-    newest_first = [estimate_message_tokens(m.content) for m in reversed(messages)]
-    keep = count_fitting_history(
-        fixed_tokens=estimate_message_tokens(system_prompt),
-        history_tokens_newest_first=newest_first,
-        budget=budget,
-    )
-    kept = messages[len(messages) - max(keep, 1) :]
-    return [{"role": m.role, "content": m.content} for m in kept]
+    """A client's own history, evicted in chunks as a stored one is (`context.eviction`)."""
+    sizes = [estimate_message_tokens(m.content) for m in messages]
+    keep = window_length(sizes, room=budget - estimate_message_tokens(system_prompt))
+    return [{"role": m.role, "content": m.content} for m in messages[len(messages) - keep :]]
 
 
 class _NeedsExactCount(Exception):  # noqa: N818 - a signal, not an error
