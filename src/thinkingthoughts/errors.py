@@ -3,7 +3,8 @@
     GatewayError                     500  internal_error
     ├── InvalidRequestError          422  invalid_request
     │   ├── UnknownTraitError        422  unknown_trait
-    │   └── TraitLevelError          422  invalid_trait_level
+    │   ├── TraitLevelError          422  invalid_trait_level
+    │   └── BadRequestError          400  (invalid_session_id, nothing_to_regenerate)
     ├── AuthenticationError          401  invalid_api_key
     ├── PermissionDeniedError        403  permission_denied
     ├── NotFoundError                404  not_found
@@ -53,6 +54,13 @@ class UnknownTraitError(InvalidRequestError):
 
 class TraitLevelError(InvalidRequestError):
     code = "invalid_trait_level"
+
+
+class BadRequestError(InvalidRequestError):
+    """A request of the right shape that names what cannot be: a session id that is no
+    UUID, a message to answer again that is none of the user's."""
+
+    status_code = 400
 
 
 class AuthenticationError(GatewayError):

@@ -216,7 +216,7 @@ def test_history_the_estimate_undercounts_is_trimmed_by_the_exact_count(
     assert response.json()["usage"]["prompt_tokens"] <= exact_all - 1
 
 
-def test_regenerate_answers_the_last_message_again_in_place(
+def test_regenerate_answers_the_last_message_again_as_a_swipe(
     admin: httpx.Client, simulator: ThreadedSimulator
 ) -> None:
     first = admin.post("/api/chat", json={"message": "Name a colour"}).json()
@@ -232,6 +232,8 @@ def test_regenerate_answers_the_last_message_again_in_place(
         ("user", messages[1]["id"]),
         ("assistant", again.json()["message_id"]),
     ]
+    # The first reply is kept beside it, as an alternative.
+    assert messages[2]["sibling_ids"] == [first["message_id"], again.json()["message_id"]]
     assert simulator.recorded_requests()[-1]["messages"][-1] == {
         "role": "user",
         "content": "Name a colour",
@@ -253,8 +255,14 @@ def test_regenerate_streams_and_refuses_what_it_cannot_do(admin: httpx.Client) -
         {"regenerate": True, "session_id": session_id, "message": "extra"},
     ):
         assert admin.post("/api/chat", json=bad).status_code == 422
-    missing = admin.post("/api/chat", json={"regenerate": True, "session_id": "nope"})
+    missing = admin.post(
+        "/api/chat",
+        json={"regenerate": True, "session_id": "00000000-0000-4000-8000-00000000abcd"},
+    )
     assert missing.status_code == 404
+    not_an_id = admin.post("/api/chat", json={"regenerate": True, "session_id": "nope"})
+    assert not_an_id.status_code == 400
+    assert not_an_id.json()["error"]["code"] == "invalid_session_id"
     assert admin.get(f"/api/sessions/{session_id}").json()["message_count"] == 3
 
 

@@ -34,7 +34,7 @@ def assert_error(response: httpx.Response, status: int, code: str | None = None)
         ({"message": "hi", "traits": {"charm": 3}}, 422, "unknown_trait"),
         ({"message": ""}, 422, "invalid_request"),
         ({"messages": []}, 422, "invalid_request"),
-        ({"message": "hi", "session_id": "no-such-session"}, 404, "session_not_found"),
+        ({"message": "hi", "session_id": "no-such-session"}, 400, "invalid_session_id"),
         ({"message": "hi", "temperature": -1}, 422, "invalid_request"),
         ({"message": "x" * 40_000}, 413, "message_too_long"),
     ],

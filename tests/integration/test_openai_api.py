@@ -345,7 +345,7 @@ def test_closing_a_stream_early_closes_it_upstream_and_keeps_what_was_relayed(
         ({"model": "thinkingthoughts-sim", "messages": HELLO,
           "extra_body": {"traits": {"tone": 2}}}, openai.BadRequestError),
         ({"model": "persona:seline", "messages": HELLO,
-          "extra_headers": {"X-Session-Id": "not-a-session"}}, openai.NotFoundError),
+          "extra_headers": {"X-Session-Id": "not-a-session"}}, openai.BadRequestError),
         ({"model": "persona:seline", "messages": [{"role": "user", "content": "x" * 40_000}]},
          openai.APIStatusError),
     ],

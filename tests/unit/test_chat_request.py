@@ -8,6 +8,8 @@ from pydantic import ValidationError
 
 from thinkingthoughts.api.chat_schemas import ChatRequest
 
+SESSION_ID = "6f1c0b7e-2d4a-4c1e-9b8f-0a1b2c3d4e5f"
+
 
 def test_message_alone_starts_a_session() -> None:
     request = ChatRequest.model_validate({"message": "hi"})
@@ -51,12 +53,16 @@ def test_prototype_call_with_history_and_sliders_is_stateless() -> None:
         {"message": "   "},
         {"messages": [{"role": "robot", "content": "a"}]},
         {"history": [{"role": "user", "content": "a"}], "messages": []},
-        {"message": "a", "history": [{"role": "user", "content": "b"}], "session_id": "s"},
+        {"message": "a", "history": [{"role": "user", "content": "b"}], "session_id": SESSION_ID},
         {"message": "\u3000\n"},
         {"messages": [{"role": "user", "content": " \u00a0"}]},
         {"regenerate": True},
-        {"regenerate": True, "session_id": "s", "message": "a"},
-        {"regenerate": True, "session_id": "s", "history": [{"role": "user", "content": "a"}]},
+        {"regenerate": True, "session_id": SESSION_ID, "message": "a"},
+        {
+            "regenerate": True,
+            "session_id": SESSION_ID,
+            "history": [{"role": "user", "content": "a"}],
+        },
         {"message": "a", "max_tokens": True},
         {"message": "a", "max_tokens": "5"},
         {"message": "a", "max_tokens": 5.5},
@@ -79,9 +85,9 @@ ACCEPTED_TURNS: list[dict[str, Any]] = [
     {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]},
     {"messages": [{"role": "system", "content": " "}, {"role": "user", "content": "x"}]},
     {"history": [{"role": "user", "content": "a"}], "messages": [{"role": "user", "content": "b"}]},
-    {"message": "a", "history": [], "session_id": "s"},
-    {"regenerate": True, "session_id": "s"},
-    {"regenerate": True, "session_id": "s", "history": [], "message": None},
+    {"message": "a", "history": [], "session_id": SESSION_ID},
+    {"regenerate": True, "session_id": SESSION_ID},
+    {"regenerate": True, "session_id": SESSION_ID, "history": [], "message": None},
     {"regenerate": False, "message": "\x1c"},
     {"message": "a", "max_tokens": 5.0, "temperature": 1},
 ]
@@ -122,10 +128,14 @@ def test_the_published_schema_accepts_what_the_gateway_accepts(body: dict[str, A
         {"messages": []},
         {"message": "   "},
         {"messages": [{"role": "user", "content": " \u00a0"}]},
-        {"message": "a", "history": [{"role": "user", "content": "b"}], "session_id": "s"},
+        {"message": "a", "history": [{"role": "user", "content": "b"}], "session_id": SESSION_ID},
         {"regenerate": True},
-        {"regenerate": True, "session_id": "s", "message": "a"},
-        {"regenerate": True, "session_id": "s", "history": [{"role": "user", "content": "a"}]},
+        {"regenerate": True, "session_id": SESSION_ID, "message": "a"},
+        {
+            "regenerate": True,
+            "session_id": SESSION_ID,
+            "history": [{"role": "user", "content": "a"}],
+        },
         {"message": "a", "max_tokens": 5.5},
         {"message": "a", "temperature": 3},
     ],

@@ -60,6 +60,8 @@ async def chat(
                 assistant=result.content,
                 session_id=result.session_id,
                 message_id=result.message_id,
+                user_message_id=result.user_message_id,
+                parent_id=result.parent_id,
                 persona=result.persona_slug,
                 model=result.model,
                 finish_reason=result.finish_reason,
@@ -103,6 +105,7 @@ def turn_request(body: ChatRequest, principal: Principal, settings: Settings) ->
         sees_every_persona=principal.persona_owner is None,
         model=body.model,
         regenerate=body.regenerate,
+        parent_id=body.parent_id,
     )
 
 
@@ -125,6 +128,8 @@ def sse_event(event: StreamEvent) -> dict[str, str]:
             payload: dict[str, Any] = {
                 "session_id": event.session_id,
                 "message_id": event.message_id,
+                "user_message_id": event.user_message_id,
+                "parent_id": event.parent_id,
                 "persona": event.persona_slug,
                 "model": event.model,
             }

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictFloat, model_validator
 
+from thinkingthoughts.engine.session_ids import SESSION_ID_PATTERN
 from thinkingthoughts.personas.sheet import RequestedTraits
 from thinkingthoughts.value_rules import (
     NON_BLANK,
@@ -43,6 +44,10 @@ CHAT_REQUEST_RULES: dict[str, Any] = {
             "if": {"required": ["session_id"], "properties": {"session_id": {"type": "string"}}},
             "then": {"properties": {"history": _NO_HISTORY}},
         },
+        {
+            "if": {"required": ["parent_id"], "properties": {"parent_id": {"type": "string"}}},
+            "then": {"required": ["session_id"], "properties": {"session_id": {"type": "string"}}},
+        },
     ]
 }
 """`ChatRequest._one_way_to_send_messages` as JSON Schema, so that the published document
@@ -78,7 +83,11 @@ class ChatRequest(ClientModel):
         extra="forbid", populate_by_name=True, json_schema_extra=CHAT_REQUEST_RULES
     )
 
-    session_id: str | None = Field(default=None, max_length=64)
+    session_id: str | None = Field(
+        default=None, max_length=64, json_schema_extra={"pattern": SESSION_ID_PATTERN}
+    )
+    """The caller's session, or a UUID of the client's choosing that starts one. Not
+    validated here: a value that is no UUID is a 400 `invalid_session_id`."""
     persona: str | None = Field(default=None, min_length=1, max_length=64)
     traits: RequestedTraits = Field(
         default_factory=dict, validation_alias=AliasChoices("traits", "sliders")
@@ -94,10 +103,16 @@ class ChatRequest(ClientModel):
     max_tokens: Annotated[int, Field(ge=1, le=1_000_000), NUMBERS_ONLY] | None = None
     model: str | None = Field(default=None, min_length=1, max_length=200)
     regenerate: bool = False
-    """With `session_id` and no message: answer the last user message again."""
+    """With `session_id` and no message: answer a user message again (the active leaf's,
+    or the one `parent_id` names) with a new reply beside the earlier ones."""
+    parent_id: str | None = Field(default=None, min_length=1, max_length=64)
+    """With `session_id`: the message the new ones follow (a branch when it is not the
+    active leaf; "root" starts a new root). Without it they follow the active leaf."""
 
     @model_validator(mode="after")
     def _one_way_to_send_messages(self) -> Self:
+        if self.parent_id is not None and self.session_id is None:
+            raise ValueError("'parent_id' names a message of the session 'session_id' names")
         if self.regenerate:
             if self.session_id is None:
                 raise ValueError("'regenerate' needs the 'session_id' of the conversation")
@@ -135,6 +150,10 @@ class ChatResponse(BaseModel):
     assistant: str
     session_id: str | None
     message_id: str | None
+    user_message_id: str | None
+    """The last user message this turn stored, or the one a regenerate answered."""
+    parent_id: str | None
+    """The reply's parent (the user message it answers)."""
     persona: str
     model: str
     finish_reason: str | None

@@ -71,7 +71,14 @@ async def chat_completions(
     principal: ChatPrincipal,
     resources: Resources,
     http: Request,
-    x_session_id: Annotated[str | None, Header(max_length=64)] = None,
+    x_session_id: Annotated[
+        str | None,
+        Header(
+            max_length=64,
+            description="`new`, or a session id: the caller's, or a UUID of the client's "
+            "choosing that starts a session; anything else is a 400 `invalid_session_id`",
+        ),
+    ] = None,
 ) -> Response:
     texts = [m.text() for m in body.messages]
     enforce_message_limits(texts, resources.settings)

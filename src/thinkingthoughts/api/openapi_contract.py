@@ -47,7 +47,7 @@ STATUS_DESCRIPTIONS = {
 UPSTREAM_STATUSES = frozenset({502, 503, 504})
 
 ROUTE_STATUSES: dict[tuple[str, str], frozenset[int]] = {
-    ("POST", "/api/chat"): frozenset({404, 413}) | UPSTREAM_STATUSES,
+    ("POST", "/api/chat"): frozenset({400, 404, 413}) | UPSTREAM_STATUSES,
     ("POST", "/v1/chat/completions"): frozenset({404}) | UPSTREAM_STATUSES,
     ("POST", "/v1/completions"): frozenset({404}) | UPSTREAM_STATUSES,
     ("POST", "/v1/responses"): frozenset({404}) | UPSTREAM_STATUSES,
@@ -62,6 +62,8 @@ ROUTE_STATUSES: dict[tuple[str, str], frozenset[int]] = {
     ("DELETE", "/api/keys/{ref}"): frozenset({409}),
     ("POST", "/api/keys/{ref}/rotate"): frozenset({409}),
     ("GET", "/api/keys/{ref}/usage"): frozenset({409}),
+    ("POST", "/api/sessions/{session_id}/messages/{message_id}/select"): frozenset({404}),
+    ("POST", "/api/sessions/{session_id}/fork"): frozenset({404}),
 }
 """What only the route knows: its conflicts and the upstream's failures."""
 

@@ -1,10 +1,12 @@
-"""A stored conversation as a transcript (the API's export and the CLI's)."""
+"""A stored conversation as a transcript (the API's export and the CLI's): its active
+path, each message with its alternatives."""
 
 from __future__ import annotations
 
 from typing import Literal
 
 import orjson
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thinkingthoughts.conversations.transcripts import (
@@ -13,8 +15,10 @@ from thinkingthoughts.conversations.transcripts import (
     transcript_document,
     transcript_markdown,
 )
-from thinkingthoughts.storage import message_store, persona_store
+from thinkingthoughts.conversations.tree import active_path, alternatives
+from thinkingthoughts.storage import persona_store
 from thinkingthoughts.storage.models import ChatSession
+from thinkingthoughts.storage.tree_rows import TreeMessage
 
 ExportFormat = Literal["md", "json"]
 MEDIA_TYPES: dict[ExportFormat, str] = {
@@ -27,8 +31,10 @@ async def read_transcript(db: AsyncSession, session: ChatSession) -> Transcript:
     persona = (
         await persona_store.get_persona(db, ref=session.persona_id) if session.persona_id else None
     )
-    messages = await message_store.list_messages(
-        db, session_id=session.id, limit=session.message_count or 1, offset=0
+    messages = await db.run_sync(
+        lambda sync: _active_path_with_alternatives(
+            sync.connection(), session_id=session.id, active_leaf_id=session.active_leaf_id
+        )
     )
     return Transcript(
         session_id=session.id,
@@ -36,10 +42,35 @@ async def read_transcript(db: AsyncSession, session: ChatSession) -> Transcript:
         persona_name=persona.name if persona else None,
         persona_slug=persona.slug if persona else None,
         created_at=session.created_at,
-        messages=[
-            TranscriptMessage(m.seq, m.role, m.content, m.status, m.created_at, m.tool_calls or ())
-            for m in messages
-        ],
+        messages=messages,
+    )
+
+
+def _active_path_with_alternatives(
+    conn: Connection, *, session_id: str, active_leaf_id: str | None
+) -> list[TranscriptMessage]:
+    path = active_path(conn, session_id=session_id, active_leaf_id=active_leaf_id)
+    return [
+        _transcript_message(
+            placed.message,
+            [
+                _transcript_message(other, [])
+                for other in alternatives(conn, session_id=session_id, message=placed)
+            ],
+        )
+        for placed in path
+    ]
+
+
+def _transcript_message(message: TreeMessage, others: list[TranscriptMessage]) -> TranscriptMessage:
+    return TranscriptMessage(
+        message.seq,
+        message.role,
+        message.content,
+        message.status,
+        message.created_at,
+        message.tool_calls or (),
+        others,
     )
 
 

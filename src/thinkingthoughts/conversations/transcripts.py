@@ -1,4 +1,7 @@
-"""Conversation exports (Markdown and JSON documents): pure, data in, text out."""
+"""Conversation exports (Markdown and JSON documents): pure, data in, text out.
+
+An export holds the active path; the JSON document also gives each message its
+alternatives (the siblings not on the path)."""
 
 from __future__ import annotations
 
@@ -18,6 +21,8 @@ class TranscriptMessage:
     status: str
     created_at: datetime
     tool_calls: Sequence[Mapping[str, Any]] = ()
+    alternatives: Sequence[TranscriptMessage] = ()
+    """The other messages sharing its parent (other replies, other edits), by seq."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,17 +63,23 @@ def transcript_document(transcript: Transcript) -> dict[str, Any]:
         "title": transcript.title,
         "persona": transcript.persona_slug,
         "created_at": transcript.created_at.isoformat(),
-        "messages": [
-            {
-                "seq": m.seq,
-                "role": m.role,
-                "content": m.content,
-                "status": m.status,
-                "created_at": m.created_at.isoformat(),
-                **({"tool_calls": list(m.tool_calls)} if m.tool_calls else {}),
-            }
-            for m in transcript.messages
-        ],
+        "messages": [_message_document(m) for m in transcript.messages],
+    }
+
+
+def _message_document(message: TranscriptMessage) -> dict[str, Any]:
+    return {
+        "seq": message.seq,
+        "role": message.role,
+        "content": message.content,
+        "status": message.status,
+        "created_at": message.created_at.isoformat(),
+        **({"tool_calls": list(message.tool_calls)} if message.tool_calls else {}),
+        **(
+            {"alternatives": [_message_document(a) for a in message.alternatives]}
+            if message.alternatives
+            else {}
+        ),
     }
 
 

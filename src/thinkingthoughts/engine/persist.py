@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 from thinkingthoughts.context.eviction import history_window
 from thinkingthoughts.context.tokens import estimate_message_tokens
 from thinkingthoughts.engine.turn import TurnMessage
-from thinkingthoughts.errors import InvalidRequestError, NotFoundError
+from thinkingthoughts.errors import BadRequestError, NotFoundError
 from thinkingthoughts.storage import turn_rows
 
 ROOT = "root"
@@ -154,7 +154,7 @@ def _message_to_answer_again(conn: Connection, session_id: str, parent_id: str |
             leaf = _leaf_message(conn, session_id, leaf.parent_id)
         if leaf is not None and leaf.role == "user":
             return leaf.id
-    raise InvalidRequestError(
+    raise BadRequestError(
         "there is no message of yours here to answer again", code="nothing_to_regenerate"
     )
 

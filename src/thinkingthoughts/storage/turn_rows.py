@@ -129,7 +129,7 @@ _FIND_MESSAGE = select(
 _INSERT_MESSAGE = insert(MESSAGES)
 
 
-def _path_upwards(*columns: str) -> Any:
+def path_upwards(*columns: str) -> Any:
     """A recursive CTE: the message `leaf_id`, then its ancestors up to `limit` of them
     in all, each with `columns` and its distance from the leaf (`depth`, 0 for the leaf).
     Recursive CTEs read the same on SQLite and PostgreSQL."""
@@ -146,9 +146,9 @@ def _path_upwards(*columns: str) -> Any:
 
 
 _PATH_ROW_COLUMNS = ("id", "parent_id", "seq", "role", "content", "status", "path_tokens")
-_PATH = _path_upwards(*_PATH_ROW_COLUMNS)
+_PATH = path_upwards(*_PATH_ROW_COLUMNS)
 _PATH_TAIL = select(*(_PATH.c[name] for name in _PATH_ROW_COLUMNS)).order_by(_PATH.c.seq.desc())
-_PATH_IDS = _path_upwards("id", "parent_id", "seq")
+_PATH_IDS = path_upwards("id", "parent_id", "seq")
 _PATH_LENGTH = select(func.count()).select_from(_PATH_IDS)
 
 
