@@ -11,6 +11,7 @@ import httpx
 import openai
 import pytest
 from openai import OpenAI
+from openai.types.responses import ResponseCompletedEvent
 
 from tests.integration.conftest import GatewayFactory, SimulatorFactory
 from tests.integration.live_servers import LiveGateway, ThreadedSimulator
@@ -51,7 +52,7 @@ def test_a_response_answers_the_input_as_openai_shapes_it(
     assert response.usage.total_tokens == (
         response.usage.input_tokens + response.usage.output_tokens
     )
-    assert response.store is True
+    assert response.to_dict()["store"] is True
     assert response.metadata == {"ticket": "42"}
     assert response.previous_response_id is None
     sent = simulator.recorded_requests()[-1]
@@ -138,7 +139,7 @@ def test_a_response_not_stored_cannot_be_retrieved(client: OpenAI, gateway: Live
         sessions_before = admin.get("/api/sessions").json()
     response = client.responses.create(model="persona:seline", input="hi", store=False)
 
-    assert response.store is False
+    assert response.to_dict()["store"] is False
     assert response.output_text
     with pytest.raises(openai.NotFoundError) as caught:
         client.responses.retrieve(response.id)
@@ -264,7 +265,7 @@ def test_previous_response_id_continues_the_stored_path(
 
 
 def test_two_responses_continuing_one_make_two_branches(
-    client: OpenAI, simulator: ThreadedSimulator
+    client: OpenAI, simulator: ThreadedSimulator, gateway: LiveGateway
 ) -> None:
     root = client.responses.create(model="persona:seline", input="where to?")
     left = client.responses.create(
@@ -280,10 +281,19 @@ def test_two_responses_continuing_one_make_two_branches(
     assert [m["content"] for m in sent if m["role"] == "user"] == [
         "where to?", "the sea", "and then?",
     ]  # fmt: skip
-    right_response = right[-1].response
+    completed = right[-1]
+    assert isinstance(completed, ResponseCompletedEvent)
+    right_response = completed.response
     assert right_response.previous_response_id == root.id
     assert client.responses.retrieve(right_response.id).output_text == (right_response.output_text)
     assert client.responses.retrieve(after_left.id).previous_response_id == left.id
+    with gateway.client(gateway.admin_key) as admin:
+        newest = admin.get("/api/sessions").json()["data"][0]
+        tree = admin.get(f"/api/sessions/{newest['id']}", params={"tree": "true"}).json()
+    branch_starts = [m for m in tree["messages"] if m["content"] in ("the sea", "the hills")]
+    assert len(branch_starts) == 2
+    assert branch_starts[0]["parent_id"] == branch_starts[1]["parent_id"]
+    assert [m["sibling_count"] for m in branch_starts] == [2, 2]
 
 
 def test_a_response_not_stored_still_reads_its_previous_one(

@@ -184,9 +184,7 @@ class PersonaRegistry:
             raise NotFoundError(f"no persona '{ref}'", code="persona_not_found")
         return row
 
-    async def _editable_row(
-        self, db: AsyncSession, ref: str, editor: str | None
-    ) -> PersonaRow:
+    async def _editable_row(self, db: AsyncSession, ref: str, editor: str | None) -> PersonaRow:
         row = await self._row(db, ref, editor)
         if editor is not None and row.owner != editor:
             raise PermissionDeniedError(
