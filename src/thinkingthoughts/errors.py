@@ -8,8 +8,10 @@
     ├── AuthenticationError          401  invalid_api_key
     ├── PermissionDeniedError        403  permission_denied
     ├── NotFoundError                404  not_found
+    │   └── SessionNotFoundError     404  session_not_found
     ├── ConflictError                409  conflict
-    │   └── SlugTakenError           409  slug_taken
+    │   ├── SlugTakenError           409  slug_taken
+    │   └── ConcurrentChangeError    409  concurrent_change
     ├── PayloadTooLargeError         413  payload_too_large
     │   └── ContextOverflowError     413  context_length_exceeded
     ├── RateLimitedError             429  rate_limited  (carries retry_after)
@@ -81,10 +83,27 @@ class NotFoundError(GatewayError):
     code = "not_found"
 
 
+class SessionNotFoundError(NotFoundError):
+    """No session of that id the caller may see: missing and another owner's are
+    answered alike, so an answer never reveals someone else's conversation."""
+
+    code = "session_not_found"
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"no session '{session_id}'")
+
+
 class ConflictError(GatewayError):
     status_code = 409
     error_type = "conflict_error"
     code = "conflict"
+
+
+class ConcurrentChangeError(ConflictError):
+    """A write met a change another request made meanwhile (a row it refers to was
+    deleted, a unique value taken): storage's word for a database integrity error."""
+
+    code = "concurrent_change"
 
 
 class SlugTakenError(ConflictError):

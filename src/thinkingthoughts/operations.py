@@ -20,7 +20,7 @@ from thinkingthoughts.conversations.transcript_reader import (
     read_transcript,
     rendered_transcript,
 )
-from thinkingthoughts.errors import NotFoundError
+from thinkingthoughts.errors import SessionNotFoundError
 from thinkingthoughts.personas.catalog import load_trait_catalog
 from thinkingthoughts.personas.legacy import legacy_row_to_sheet
 from thinkingthoughts.settings import Settings
@@ -76,7 +76,7 @@ async def export_session(database: Database, session_id: str, export_format: Exp
     async with database.session() as db:
         session = await session_store.get_session(db, session_id=session_id, owner=None)
         if session is None:
-            raise NotFoundError(f"no session '{session_id}'", code="session_not_found")
+            raise SessionNotFoundError(session_id)
         return rendered_transcript(await read_transcript(db, session), export_format)
 
 

@@ -254,9 +254,7 @@ async def test_deleting_a_session_deletes_its_messages(database: Database) -> No
         await _append(database, session_id, "u")
 
     async with database.session() as db, db.begin():
-        session = await session_store.get_session(db, session_id=doomed, owner=None)
-        assert session is not None
-        await session_store.delete_session(db, session=session)
+        await session_store.delete_session(db, session_id=doomed)
 
     async with database.session() as db:
         assert await message_store.count_messages(db, session_id=doomed) == 0

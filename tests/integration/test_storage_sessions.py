@@ -2,20 +2,27 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import update
+
 from thinkingthoughts.storage import session_store
 from thinkingthoughts.storage.database import Database
 from thinkingthoughts.storage.models import ChatSession
+from thinkingthoughts.storage.turn_rows import SessionRow, set_session_traits
 
 EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 
 
-async def _create(database: Database, owner: str, *, minutes: int = 0) -> ChatSession:
+async def _create(database: Database, owner: str, *, minutes: int = 0) -> SessionRow:
     """A session last active `minutes` after EPOCH."""
     async with database.session() as db, db.begin():
         session = await session_store.create_session(
             db, owner=owner, persona_id=None, traits={"tone": 3}, title=f"{owner} {minutes}"
         )
-        session.updated_at = EPOCH + timedelta(minutes=minutes)
+        await db.execute(
+            update(ChatSession)
+            .where(ChatSession.id == session.id)
+            .values(updated_at=EPOCH + timedelta(minutes=minutes))
+        )
     return session
 
 
@@ -51,9 +58,10 @@ async def test_another_owner_cannot_see_a_session(database: Database) -> None:
 
 
 async def test_list_shows_most_recent_activity_first_with_total(database: Database) -> None:
-    created = [await _create(database, "alice", minutes=m) for m in (5, 1, 9, 3, 7)]
+    minutes = (5, 1, 9, 3, 7)
+    created = [await _create(database, "alice", minutes=m) for m in minutes]
     await _create(database, "bob", minutes=100)
-    newest_first = sorted(created, key=lambda s: s.updated_at, reverse=True)
+    newest_first = [s for _, s in sorted(zip(minutes, created, strict=True), reverse=True)]
 
     async with database.session() as db:
         first_page, total = await session_store.list_sessions(db, owner="alice", limit=2, offset=0)
@@ -92,9 +100,12 @@ async def test_rename_and_new_traits_are_stored(database: Database) -> None:
     session = await _create(database, "alice")
 
     async with database.session() as db, db.begin():
-        db.add(session)
-        await session_store.rename_session(db, session=session, title="Trip planning")
-        await session_store.update_session_traits(db, session=session, traits={"humor": 5})
+        await session_store.rename_session(db, session_id=session.id, title="Trip planning")
+        await db.run_sync(
+            lambda sync: set_session_traits(
+                sync.connection(), session_id=session.id, traits={"humor": 5}
+            )
+        )
 
     async with database.session() as db:
         stored = await session_store.get_session(db, session_id=session.id, owner="alice")
@@ -108,8 +119,7 @@ async def test_deleted_session_is_gone(database: Database) -> None:
     session = await _create(database, "alice")
 
     async with database.session() as db, db.begin():
-        db.add(session)
-        await session_store.delete_session(db, session=session)
+        await session_store.delete_session(db, session_id=session.id)
 
     async with database.session() as db:
         assert await session_store.get_session(db, session_id=session.id, owner=None) is None

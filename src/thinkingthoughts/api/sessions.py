@@ -20,7 +20,7 @@ from thinkingthoughts.conversations.transcript_reader import (
     read_transcript,
     rendered_transcript,
 )
-from thinkingthoughts.errors import NotFoundError
+from thinkingthoughts.errors import SessionNotFoundError
 from thinkingthoughts.storage import persona_store, session_store
 from thinkingthoughts.storage.models import ChatSession
 from thinkingthoughts.value_rules import MAX_INT64, NON_BLANK, AcceptableText, ClientModel
@@ -177,21 +177,26 @@ async def fork_session(
 
 @router.patch("/{session_id}")
 async def rename_session(
-    session_id: AcceptableText, body: RenameRequest, principal: ChatPrincipal, db: DbSession
+    session_id: AcceptableText,
+    body: RenameRequest,
+    principal: ChatPrincipal,
+    resources: Resources,
+    db: DbSession,
 ) -> SessionOut:
-    async with db.begin():
-        row = await _owned_session(db, session_id, principal)
-        await session_store.rename_session(db, session=row, title=body.title)
+    async with resources.database.transaction() as work:
+        await _owned_session(work, session_id, principal)
+        await session_store.rename_session(work, session_id=session_id, title=body.title)
+    row = await _owned_session(db, session_id, principal)
     return _session_out(row, await _persona_slugs(db))
 
 
 @router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_session(
-    session_id: AcceptableText, principal: ChatPrincipal, db: DbSession
+    session_id: AcceptableText, principal: ChatPrincipal, resources: Resources
 ) -> None:
-    async with db.begin():
-        row = await _owned_session(db, session_id, principal)
-        await session_store.delete_session(db, session=row)
+    async with resources.database.transaction() as db:
+        await _owned_session(db, session_id, principal)
+        await session_store.delete_session(db, session_id=session_id)
 
 
 @router.get("/{session_id}/export")
@@ -214,7 +219,7 @@ async def export_session(
 async def _owned_session(db: AsyncSession, session_id: str, principal: Principal) -> ChatSession:
     row = await session_store.get_session(db, session_id=session_id, owner=principal.owner)
     if row is None:
-        raise NotFoundError(f"no session '{session_id}'", code="session_not_found")
+        raise SessionNotFoundError(session_id)
     return row
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from thinkingthoughts.errors import NotFoundError
+from thinkingthoughts.errors import NotFoundError, SessionNotFoundError
 from thinkingthoughts.storage import tree_rows, turn_rows
 from thinkingthoughts.storage.tree_rows import SiblingRef, TreeMessage
 
@@ -144,7 +144,7 @@ def _place(
 def _owned(conn: Connection, session_id: str, owner: str) -> turn_rows.SessionRow:
     session = turn_rows.find_session(conn, session_id=session_id, owner=owner)
     if session is None:
-        raise NotFoundError(f"no session '{session_id}'", code="session_not_found")
+        raise SessionNotFoundError(session_id)
     return session
 
 

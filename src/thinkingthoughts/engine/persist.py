@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 from thinkingthoughts.context.eviction import history_window
 from thinkingthoughts.context.tokens import estimate_message_tokens
 from thinkingthoughts.engine.turn import TurnMessage
-from thinkingthoughts.errors import BadRequestError, NotFoundError
+from thinkingthoughts.errors import BadRequestError, NotFoundError, SessionNotFoundError
 from thinkingthoughts.storage import turn_rows
 
 ROOT = "root"
@@ -148,7 +148,7 @@ def _message_to_answer_again(conn: Connection, session_id: str, parent_id: str |
     elif parent_id is None:
         session = turn_rows.find_session(conn, session_id=session_id, owner=None)
         if session is None:
-            raise NotFoundError(f"no session '{session_id}'", code="session_not_found")
+            raise SessionNotFoundError(session_id)
         leaf = _leaf_message(conn, session_id, session.active_leaf_id)
         if leaf is not None and leaf.role != "user" and leaf.parent_id is not None:
             leaf = _leaf_message(conn, session_id, leaf.parent_id)
@@ -203,7 +203,7 @@ def _session_for(conn: Connection, write: TurnWrite) -> str:
         assert write.new_session_id is not None
         stored = turn_rows.find_session(conn, session_id=write.new_session_id, owner=write.owner)
         if stored is None:
-            raise NotFoundError(f"no session '{write.new_session_id}'", code="session_not_found")
+            raise SessionNotFoundError(write.new_session_id)
     # Only what this turn changes: a concurrent turn's other change is not undone.
     if stored.persona_id != write.persona_id:
         turn_rows.set_session_persona(conn, session_id=stored.id, persona_id=write.persona_id)

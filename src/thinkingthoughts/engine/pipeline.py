@@ -8,8 +8,6 @@ from collections.abc import AsyncGenerator, Sequence
 from functools import partial
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
 from thinkingthoughts.access.key_policy import KeyPolicy
 from thinkingthoughts.context.assembler import assemble_prompt, post_history_tokens, system_text
 from thinkingthoughts.context.budget import (
@@ -38,9 +36,10 @@ from thinkingthoughts.engine.turn import (
     TurnResult,
 )
 from thinkingthoughts.errors import (
+    ConcurrentChangeError,
     ContextOverflowError,
-    NotFoundError,
     PermissionDeniedError,
+    SessionNotFoundError,
 )
 from thinkingthoughts.personas.registry import PersonaRecord, PersonaRegistry
 from thinkingthoughts.storage import turn_rows
@@ -83,7 +82,7 @@ class ChatService:
         """
         try:
             return await self._prepare_once(request)
-        except IntegrityError:
+        except ConcurrentChangeError:
             # A persona another replica deleted may still be remembered here; nothing
             # was stored, so look again and try once more.
             self._personas.forget()
@@ -236,7 +235,7 @@ class ChatService:
             partial(turn_rows.session_exists, session_id=session_id)
         ):
             return None
-        raise NotFoundError(f"no session '{request.session_id}'", code="session_not_found")
+        raise SessionNotFoundError(request.session_id)
 
     async def _require_newest_fits(
         self, system_prompt: str, newest: TurnMessage, budget: int, model: ResolvedModel

@@ -14,10 +14,11 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import anyio
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thinkingthoughts.access.key_policy import KeyPolicy
@@ -33,16 +34,20 @@ from thinkingthoughts.engine.record import (
 )
 from thinkingthoughts.engine.session_ids import canonical_session_id
 from thinkingthoughts.engine.turn import ReplyTarget
-from thinkingthoughts.errors import InvalidRequestError, NotFoundError
+from thinkingthoughts.errors import (
+    ConcurrentChangeError,
+    InvalidRequestError,
+    NotFoundError,
+    SessionNotFoundError,
+)
 from thinkingthoughts.observability.metrics import counting_upstream_errors
 from thinkingthoughts.openai_api.protocol import (
     ChatCompletionRequest,
     ChatMessage,
 )
 from thinkingthoughts.personas.registry import PersonaRecord, PersonaRegistry
-from thinkingthoughts.storage import message_store, session_store
+from thinkingthoughts.storage import session_store, turn_rows
 from thinkingthoughts.storage.database import Database
-from thinkingthoughts.storage.models import ChatSession
 from thinkingthoughts.storage.turn_rows import ACTIVE_LEAF, ParentChoice
 from thinkingthoughts.upstream.client import UpstreamClient
 from thinkingthoughts.upstream.models import ModelResolver, model_not_found
@@ -255,7 +260,7 @@ class OpenAIChatService:
             if session is not None:
                 return session.id
             if await session_store.get_session(db, session_id=session_id, owner=None):
-                raise NotFoundError(f"no session '{session_ref}'", code="session_not_found")
+                raise SessionNotFoundError(session_ref)
             return None
         assert client_ref is not None
         found = await session_store.get_session_by_client_ref(
@@ -272,7 +277,7 @@ class OpenAIChatService:
             )
         try:
             session_id, parent = await self._store_user_texts(plan, persona_id=plan.persona_id)
-        except IntegrityError:
+        except ConcurrentChangeError:
             # The persona was deleted elsewhere while remembered here: the reply it shaped
             # is recorded all the same, in a session no longer linked to it.
             self._personas.forget()
@@ -288,61 +293,63 @@ class OpenAIChatService:
     async def _store_user_texts(
         self, plan: SessionPlan, *, persona_id: str | None
     ) -> tuple[str, ParentChoice]:
-        """The session, and the message the reply goes under: the last new user message
-        (with none, the planned parent or the active leaf)."""
-        async with self._database.transaction() as db:
-            session = await self._planned_session(db, plan)
-            if persona_id is not None:
-                session.persona_id = persona_id
-            parent: ParentChoice = ACTIVE_LEAF if plan.parent_id is None else plan.parent_id
-            for text in plan.user_texts:
-                stored = await message_store.append_message(
-                    db,
-                    session_id=session.id,
-                    parent_id=parent,
-                    role="user",
-                    content=text,
-                    content_tokens=estimate_message_tokens(text),
-                )
-                parent = stored.id
-            return session.id, parent
+        return await self._database.run(partial(store_user_texts, plan=plan, persona_id=persona_id))
 
-    async def _planned_session(self, db: AsyncSession, plan: SessionPlan) -> ChatSession:
-        if plan.session_id is not None:
-            session = await session_store.get_session(
-                db, session_id=plan.session_id, owner=plan.owner
-            )
-            if session is None:  # deleted while the upstream was answering
-                raise NotFoundError(f"no session '{plan.session_id}'", code="session_not_found")
-            return session
-        if plan.client_ref is not None:
-            found = await session_store.get_session_by_client_ref(
-                db, owner=plan.owner, client_ref=plan.client_ref
-            )
-            if found is not None:
-                return found
-        try:
-            async with db.begin_nested():
-                return await session_store.create_session(
-                    db,
-                    owner=plan.owner,
-                    persona_id=plan.persona_id,
-                    traits=plan.traits,
-                    title=session_title(plan.user_texts[0]) if plan.user_texts else None,
-                    client_ref=plan.client_ref,
-                    session_id=plan.new_session_id,
-                )
-        except IntegrityError:  # a concurrent first request made it meanwhile
-            found = await (
-                session_store.get_session_by_client_ref(
-                    db, owner=plan.owner, client_ref=plan.client_ref
-                )
-                if plan.client_ref is not None
-                else session_store.get_session(db, session_id=plan.new_session_id, owner=plan.owner)
-            )
-            if found is None:
-                raise
-            return found
+
+def store_user_texts(
+    conn: Connection, *, plan: SessionPlan, persona_id: str | None
+) -> tuple[str, ParentChoice]:
+    """Write the session (when new) and the user's new messages, in one unit of work;
+    returns the session and the message the reply goes under: the last new user message
+    (with none, the planned parent or the active leaf)."""
+    session_id = _planned_session(conn, plan)
+    if persona_id is not None:
+        turn_rows.set_session_persona(conn, session_id=session_id, persona_id=persona_id)
+    parent: ParentChoice = ACTIVE_LEAF if plan.parent_id is None else plan.parent_id
+    for text in plan.user_texts:
+        stored = turn_rows.append_message(
+            conn,
+            session_id=session_id,
+            parent_id=parent,
+            role="user",
+            content=text,
+            content_tokens=estimate_message_tokens(text),
+        )
+        parent = stored.id
+    return session_id, parent
+
+
+def _planned_session(conn: Connection, plan: SessionPlan) -> str:
+    if plan.session_id is not None:
+        if turn_rows.find_session(conn, session_id=plan.session_id, owner=plan.owner) is None:
+            raise SessionNotFoundError(plan.session_id)  # deleted while the upstream answered
+        return plan.session_id
+    if plan.client_ref is not None:
+        found = turn_rows.find_session_by_client_ref(
+            conn, owner=plan.owner, client_ref=plan.client_ref
+        )
+        if found is not None:
+            return found.id
+    made = turn_rows.create_session_if_absent(
+        conn,
+        owner=plan.owner,
+        persona_id=plan.persona_id,
+        traits=plan.traits,
+        title=session_title(plan.user_texts[0]) if plan.user_texts else None,
+        client_ref=plan.client_ref,
+        session_id=plan.new_session_id,
+    )
+    if made is not None:
+        return made
+    # A concurrent first request made it meanwhile (or another owner holds the id).
+    found = (
+        turn_rows.find_session_by_client_ref(conn, owner=plan.owner, client_ref=plan.client_ref)
+        if plan.client_ref is not None
+        else turn_rows.find_session(conn, session_id=plan.new_session_id, owner=plan.owner)
+    )
+    if found is None:
+        raise SessionNotFoundError(plan.new_session_id)
+    return found.id
 
 
 def _new_session_id(session_ref: str | None) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -23,7 +24,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from thinkingthoughts.errors import DatabaseUnavailableError
+from thinkingthoughts.errors import ConcurrentChangeError, DatabaseUnavailableError
 from thinkingthoughts.observability.metrics import DATABASE_SECONDS
 from thinkingthoughts.observability.tracing import SpanStarter, no_span
 from thinkingthoughts.storage.availability import (
@@ -203,7 +204,7 @@ class Database:
         """
         started = time.perf_counter()
         try:
-            with self._span(TRANSACTION_SPAN):
+            with self._span(TRANSACTION_SPAN), integrity_as_domain_error():
                 async with self._writer_turn(), self.sessionmaker() as db, db.begin():
                     yield db
         finally:
@@ -218,7 +219,7 @@ class Database:
         runs to its end even if the caller is cancelled, so it never holds the writers'
         turn half-done.
         """
-        with self._span(TRANSACTION_SPAN):
+        with self._span(TRANSACTION_SPAN), integrity_as_domain_error():
             running = asyncio.ensure_future(self._run(work))
             try:
                 return await asyncio.shield(running)
@@ -287,6 +288,19 @@ class Database:
                 self._sync_thread.shutdown()
                 self._sync_thread = None
             self._sync_engine.dispose()
+
+
+@contextmanager
+def integrity_as_domain_error() -> Iterator[None]:
+    """A unit of work that broke an integrity rule (a row it refers to was deleted, a
+    unique value taken meanwhile) is rolled back and surfaces as `ConcurrentChangeError`:
+    nothing above storage sees a database exception."""
+    try:
+        yield
+    except IntegrityError as exc:
+        raise ConcurrentChangeError(
+            "the data changed meanwhile (a concurrent request); try again"
+        ) from exc
 
 
 def _nothing() -> None:

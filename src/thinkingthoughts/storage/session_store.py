@@ -1,15 +1,18 @@
-"""Stored chat sessions, scoped by owner. Functions flush and never commit."""
+"""Stored chat sessions, scoped by owner: reads, and the writes of the sessions API, in
+SQLAlchemy Core inside the caller's unit of work (never committing)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thinkingthoughts.storage.clock import utcnow
-from thinkingthoughts.storage.models import ChatSession, new_id
+from thinkingthoughts.storage.models import ChatSession
+from thinkingthoughts.storage.turn_rows import SESSIONS, SessionRow
+from thinkingthoughts.storage.turn_rows import create_session as create_session_row
 
 
 async def create_session(
@@ -19,25 +22,14 @@ async def create_session(
     persona_id: str | None,
     traits: Mapping[str, int],
     title: str | None = None,
-    client_ref: str | None = None,
-    session_id: str | None = None,
-) -> ChatSession:
-    now = utcnow()
-    session = ChatSession(
-        id=session_id or new_id(),
-        owner=owner,
-        persona_id=persona_id,
-        traits=dict(traits),
-        title=title,
-        client_ref=client_ref,
-        next_seq=0,
-        message_count=0,
-        created_at=now,
-        updated_at=now,
+) -> SessionRow:
+    """A new, empty session of `owner`'s."""
+    session_id = await db.run_sync(
+        lambda sync: create_session_row(
+            sync.connection(), owner=owner, persona_id=persona_id, traits=traits, title=title
+        )
     )
-    db.add(session)
-    await db.flush()
-    return session
+    return SessionRow(session_id, persona_id, dict(traits), None)
 
 
 async def get_session(
@@ -76,29 +68,15 @@ async def list_sessions(
     return rows, total or 0
 
 
-async def rename_session(
-    db: AsyncSession, *, session: ChatSession, title: str | None
-) -> ChatSession:
-    session.title = title
-    session.updated_at = utcnow()
-    await db.flush()
-    return session
+async def rename_session(db: AsyncSession, *, session_id: str, title: str | None) -> None:
+    await db.execute(
+        update(SESSIONS).where(SESSIONS.c.id == session_id).values(title=title, updated_at=utcnow())
+    )
 
 
-async def update_session_traits(
-    db: AsyncSession, *, session: ChatSession, traits: Mapping[str, int]
-) -> ChatSession:
-    """Replace the session's trait levels (the whole mapping)."""
-    session.traits = dict(traits)
-    session.updated_at = utcnow()
-    await db.flush()
-    return session
-
-
-async def delete_session(db: AsyncSession, *, session: ChatSession) -> None:
+async def delete_session(db: AsyncSession, *, session_id: str) -> None:
     """Delete the session; the database deletes its messages with it."""
-    await db.delete(session)
-    await db.flush()
+    await db.execute(delete(SESSIONS).where(SESSIONS.c.id == session_id))
 
 
 async def delete_sessions_idle_since(db: AsyncSession, *, cutoff: datetime) -> int:

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Table, bindparam, func, insert, literal, sele
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from thinkingthoughts.errors import NotFoundError
+from thinkingthoughts.errors import NotFoundError, SessionNotFoundError
 from thinkingthoughts.storage.clock import utcnow
 from thinkingthoughts.storage.models import (
     ChatSession,
@@ -98,6 +98,9 @@ _FIND_SESSION = select(
     SESSIONS.c.id, SESSIONS.c.persona_id, SESSIONS.c.traits, SESSIONS.c.active_leaf_id
 ).where(SESSIONS.c.id == bindparam("session_id"))
 _FIND_OWNED_SESSION = _FIND_SESSION.where(SESSIONS.c.owner == bindparam("owner"))
+_FIND_CLIENT_REF_SESSION = select(
+    SESSIONS.c.id, SESSIONS.c.persona_id, SESSIONS.c.traits, SESSIONS.c.active_leaf_id
+).where(SESSIONS.c.owner == bindparam("owner"), SESSIONS.c.client_ref == bindparam("client_ref"))
 _SET_SESSION_PERSONA = (
     update(SESSIONS)
     .where(SESSIONS.c.id == bindparam("session_id"))
@@ -165,6 +168,18 @@ def find_session(conn: Connection, *, session_id: str, owner: str | None) -> Ses
     )
 
 
+def find_session_by_client_ref(
+    conn: Connection, *, owner: str, client_ref: str
+) -> SessionRow | None:
+    """The owner's session a client names by its own reference (OpenAI's `user`)."""
+    row = conn.execute(_FIND_CLIENT_REF_SESSION, {"owner": owner, "client_ref": client_ref}).first()
+    return (
+        None
+        if row is None
+        else SessionRow(row.id, row.persona_id, row.traits or {}, row.active_leaf_id)
+    )
+
+
 def session_exists(conn: Connection, *, session_id: str) -> bool:
     """Whether any owner has a session of that id."""
     return find_session(conn, session_id=session_id, owner=None) is not None
@@ -178,16 +193,18 @@ def create_session_if_absent(
     traits: Mapping[str, int],
     title: str | None,
     session_id: str | None = None,
+    client_ref: str | None = None,
 ) -> str | None:
     """A new, empty session (under `session_id` when given); returns its id, or None
-    when a session of that id already exists (whoever owns it: nothing is changed)."""
+    when a session of that id, or of that owner's `client_ref`, already exists (whoever
+    owns it: nothing is changed)."""
     session_id, now = session_id or new_id(), utcnow()
     values = {
         "id": session_id,
         "owner": owner,
         "persona_id": persona_id,
         "title": title,
-        "client_ref": None,
+        "client_ref": client_ref,
         "traits": dict(traits),
         "next_seq": 0,
         "message_count": 0,
@@ -200,7 +217,8 @@ def create_session_if_absent(
         if conn.dialect.name == "postgresql"
         else sqlite_insert(SESSIONS)
     )
-    statement = insert_new.values(values).on_conflict_do_nothing(index_elements=["id"])
+    # No conflict target: the id and the owner's client_ref are both unique.
+    statement = insert_new.values(values).on_conflict_do_nothing()
     inserted = conn.execute(statement.returning(SESSIONS.c.id)).first()
     return None if inserted is None else session_id
 
@@ -265,7 +283,7 @@ def append_message(
     now = utcnow()
     allocated = conn.execute(_ALLOCATE_SEQ, {"session_id": session_id, "now": now}).first()
     if allocated is None:
-        raise NotFoundError(f"no session '{session_id}'", code="session_not_found")
+        raise SessionNotFoundError(session_id)
     seq, active_path_length, active_leaf_id = allocated
     parent = active_leaf_id if isinstance(parent_id, ActiveLeaf) else parent_id
     parent_tokens = 0
