@@ -1,15 +1,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from functools import partial
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from thinkingthoughts.errors import NotFoundError
 from thinkingthoughts.storage import message_store, session_store, turn_rows
 from thinkingthoughts.storage.database import Database
 from thinkingthoughts.storage.models import MessageRole
+from thinkingthoughts.storage.turn_rows import AppendedMessage
 
 
 async def _new_session(database: Database, owner: str = "alice") -> str:
@@ -18,18 +20,28 @@ async def _new_session(database: Database, owner: str = "alice") -> str:
     return session.id
 
 
-async def _append(database: Database, session_id: str, content: str) -> int:
+def _append_to_active_leaf(
+    session_id: str, content: str
+) -> Callable[[Connection], AppendedMessage]:
+    """A unit of work storing `content` after the session's active leaf."""
     role: MessageRole = "user" if content.startswith("u") else "assistant"
-    async with database.session() as db, db.begin():
-        message = await message_store.append_message(
-            db,
-            session_id=session_id,
-            parent_id=turn_rows.ACTIVE_LEAF,
-            content_tokens=1,
-            role=role,
-            content=content,
-        )
+    return partial(
+        turn_rows.append_message,
+        session_id=session_id,
+        parent_id=turn_rows.ACTIVE_LEAF,
+        role=role,
+        content=content,
+        content_tokens=1,
+    )
+
+
+async def _append(database: Database, session_id: str, content: str) -> int:
+    message = await database.run(_append_to_active_leaf(session_id, content))
     return message.seq
+
+
+class _AbandonedError(Exception):
+    """Raised inside a unit of work to roll it back."""
 
 
 async def test_appends_number_messages_from_one(database: Database) -> None:
@@ -86,58 +98,37 @@ async def test_append_stores_every_field(database: Database) -> None:
 async def test_append_counts_the_message_and_marks_activity(database: Database) -> None:
     session_id = await _new_session(database)
 
-    async with database.session() as db, db.begin():
-        session = await session_store.get_session(db, session_id=session_id, owner="alice")
-        assert session is not None
-        created_at = session.updated_at
-        await message_store.append_message(
-            db,
-            session_id=session_id,
-            parent_id=turn_rows.ACTIVE_LEAF,
-            content_tokens=1,
-            role="user",
-            content="u",
-        )
-        # The loaded session is kept current without another read.
-        assert (session.next_seq, session.message_count) == (1, 1)
-        assert session.updated_at > created_at
+    async with database.session() as db:
+        created = await session_store.get_session(db, session_id=session_id, owner="alice")
+    assert created is not None
+
+    appended = await database.run(_append_to_active_leaf(session_id, "u"))
 
     async with database.session() as db:
         stored = await session_store.get_session(db, session_id=session_id, owner="alice")
     assert stored is not None
     assert (stored.next_seq, stored.message_count) == (1, 1)
-    assert stored.updated_at > created_at
+    assert stored.active_leaf_id == appended.id
+    assert stored.updated_at > created.updated_at
 
 
 async def test_append_to_a_missing_session_is_not_found(database: Database) -> None:
-    async with database.session() as db:
-        with pytest.raises(NotFoundError):
-            await message_store.append_message(
-                db,
-                session_id="no-such-session",
-                parent_id=turn_rows.ACTIVE_LEAF,
-                content_tokens=1,
-                role="user",
-                content="u",
-            )
+    with pytest.raises(NotFoundError) as failure:
+        await database.run(_append_to_active_leaf("no-such-session", "u"))
+
+    assert failure.value.code == "session_not_found"
 
 
 async def test_concurrent_appends_get_unique_consecutive_seqs(database: Database) -> None:
     session_id = await _new_session(database)
 
     async def append_from_own_connection(n: int) -> int:
-        async with database.session() as db, db.begin():
+        async with database.transaction() as db:
             # Each writer holds its own, soon stale, copy of the session.
             await session_store.get_session(db, session_id=session_id, owner="alice")
             await asyncio.sleep(0)
-            message = await message_store.append_message(
-                db,
-                session_id=session_id,
-                parent_id=turn_rows.ACTIVE_LEAF,
-                content_tokens=1,
-                role="user",
-                content=f"u{n}",
-            )
+            append = _append_to_active_leaf(session_id, f"u{n}")
+            message = await db.run_sync(lambda sync: append(sync.connection()))
             return message.seq
 
     seqs = await asyncio.gather(*(append_from_own_connection(n) for n in range(20)))
@@ -154,16 +145,12 @@ async def test_rolled_back_append_leaves_no_gap(database: Database) -> None:
     session_id = await _new_session(database)
     await _append(database, session_id, "u1")
 
-    async with database.session() as db:
-        await message_store.append_message(
-            db,
-            session_id=session_id,
-            parent_id=turn_rows.ACTIVE_LEAF,
-            content_tokens=1,
-            role="user",
-            content="x",
-        )
-        await db.rollback()
+    def append_then_give_up(connection: Connection) -> None:
+        _append_to_active_leaf(session_id, "x")(connection)
+        raise _AbandonedError
+
+    with pytest.raises(_AbandonedError):
+        await database.run(append_then_give_up)
 
     assert await _append(database, session_id, "u2") == 2
 
