@@ -6,20 +6,19 @@ import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from dataclasses import asdict, replace
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from sse_starlette import EventSourceResponse
-from starlette.background import BackgroundTask
 
 from thinkingthoughts.access.principal import Principal
 from thinkingthoughts.api.chat_schemas import ChatRequest, ChatResponse, UsageOut
 from thinkingthoughts.api.deps import ChatPrincipal, Resources
-from thinkingthoughts.api.disconnect import CLIENT_CLOSED_REQUEST, unless_client_leaves
 from thinkingthoughts.api.errors import gateway_error_body
 from thinkingthoughts.api.limits import enforce_message_limits
-from thinkingthoughts.api.responses import json_text
-from thinkingthoughts.api.streaming import start_within_grace
+from thinkingthoughts.api.responses import FastJSONResponse, json_text
+from thinkingthoughts.api.turn_answer import admitted_turn
 from thinkingthoughts.context.tokens import estimate_prompt_tokens
 from thinkingthoughts.engine.turn import (
     StreamDelta,
@@ -28,6 +27,7 @@ from thinkingthoughts.engine.turn import (
     StreamStarted,
     TurnMessage,
     TurnRequest,
+    TurnResult,
 )
 from thinkingthoughts.errors import GatewayError
 from thinkingthoughts.settings import Settings
@@ -40,48 +40,39 @@ async def chat(
     body: ChatRequest, principal: ChatPrincipal, resources: Resources, http: Request
 ) -> ChatResponse | EventSourceResponse | Response:
     request = turn_request(body, principal, resources.settings)
-    meter = await resources.metering.admit(
-        principal, estimated_tokens=estimate_prompt_tokens(asdict(m) for m in request.messages)
-    )
-    handed_to_stream = False
-    try:
-        turn = await resources.chat.prepare(replace(request, meter=meter))
-        await meter.begin(
+    estimated = estimate_prompt_tokens(asdict(m) for m in request.messages)
+    async with admitted_turn(http, resources, principal, estimated_tokens=estimated) as admitted:
+        turn = await resources.chat.prepare(replace(request, meter=admitted.meter))
+        await admitted.meter.begin(
             persona=turn.persona_slug,
             model=turn.model,
             prompt_estimate=turn.prompt_estimate,
             reply_tokens=turn.max_tokens,
         )
         if not body.stream:
-            result = await unless_client_leaves(http, resources.chat.complete(turn))
-            if result is None:
-                return Response(status_code=CLIENT_CLOSED_REQUEST)
-            return ChatResponse(
-                assistant=result.content,
-                session_id=result.session_id,
-                message_id=result.message_id,
-                user_message_id=result.user_message_id,
-                parent_id=result.parent_id,
-                persona=result.persona_slug,
-                model=result.model,
-                finish_reason=result.finish_reason,
-                usage=UsageOut(**result.usage.as_dict()) if result.usage else None,
-            )
+            return await admitted.whole(resources.chat.complete(turn), chat_response)
         events = resources.chat.stream(turn)
-        starting = await start_within_grace(http, anext(events))
-        if starting is None:
-            return Response(status_code=CLIENT_CLOSED_REQUEST)
-        response = EventSourceResponse(
-            sse_events(starting, events),
-            ping=resources.settings.sse_keepalive_seconds,
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-            background=BackgroundTask(meter.close),
+        return await admitted.streamed(
+            anext(events),
+            events=partial(sse_events, events=events),
+            close=lambda _started: events.aclose(),
         )
-        handed_to_stream = True
-        return response
-    finally:
-        if not handed_to_stream:
-            await meter.close()
+
+
+def chat_response(result: TurnResult) -> Response:
+    return FastJSONResponse(
+        ChatResponse(
+            assistant=result.content,
+            session_id=result.session_id,
+            message_id=result.message_id,
+            user_message_id=result.user_message_id,
+            parent_id=result.parent_id,
+            persona=result.persona_slug,
+            model=result.model,
+            finish_reason=result.finish_reason,
+            usage=UsageOut(**result.usage.as_dict()) if result.usage else None,
+        ).model_dump(mode="json")
+    )
 
 
 def turn_request(body: ChatRequest, principal: Principal, settings: Settings) -> TurnRequest:
@@ -110,7 +101,7 @@ def turn_request(body: ChatRequest, principal: Principal, settings: Settings) ->
 
 
 async def sse_events(
-    starting: asyncio.Future[StreamEvent], events: AsyncGenerator[StreamEvent, None]
+    starting: asyncio.Future[StreamEvent], *, events: AsyncGenerator[StreamEvent, None]
 ) -> AsyncIterator[dict[str, str]]:
     """The named events of a native stream; the first may still be on its way."""
     async with aclosing(events):

@@ -9,22 +9,18 @@ from collections.abc import AsyncIterator
 from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Request, Response
-from sse_starlette import EventSourceResponse
-from starlette.background import BackgroundTask
 
 from thinkingthoughts.api.deps import ChatPrincipal, DbSession, ReadPrincipal, Resources
-from thinkingthoughts.api.disconnect import CLIENT_CLOSED_REQUEST, unless_client_leaves
 from thinkingthoughts.api.errors import gateway_error_body
 from thinkingthoughts.api.limits import enforce_message_limits
 from thinkingthoughts.api.responses import FastJSONResponse, json_text
-from thinkingthoughts.api.streaming import start_within_grace
+from thinkingthoughts.api.turn_answer import admitted_turn
 from thinkingthoughts.context.tokens import estimate_prompt_tokens, reply_token_ceiling
 from thinkingthoughts.errors import GatewayError
 from thinkingthoughts.openai_api.model_catalog import ModelCatalog
 from thinkingthoughts.openai_api.protocol import ChatCompletionRequest, ModelCard, ModelList
 from thinkingthoughts.openai_api.relay import ChunkStream, UpstreamRelay
 from thinkingthoughts.openai_api.relay_protocol import CompletionRequest, EmbeddingRequest
-from thinkingthoughts.usage.metering import KeyMeter
 from thinkingthoughts.value_rules import AcceptableText
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -82,11 +78,8 @@ async def chat_completions(
 ) -> Response:
     texts = [m.text() for m in body.messages]
     enforce_message_limits(texts, resources.settings)
-    meter = await resources.metering.admit(
-        principal, estimated_tokens=estimate_prompt_tokens({"content": t} for t in texts)
-    )
-    handed_to_stream = False
-    try:
+    estimated = estimate_prompt_tokens({"content": t} for t in texts)
+    async with admitted_turn(http, resources, principal, estimated_tokens=estimated) as admitted:
         from_user = resources.settings.openai_session_from_user
         turn = await resources.openai.prepare(
             body,
@@ -95,39 +88,26 @@ async def chat_completions(
             client_ref=client_ref_from(body.user) if from_user else None,
             policy=principal.policy,
             sees_every_persona=principal.persona_owner is None,
-            meter=meter,
+            meter=admitted.meter,
         )
-        await meter.begin(
+        await admitted.meter.begin(
             persona=turn.persona_slug,
             model=turn.upstream_model,
             prompt_estimate=turn.prompt_estimate,
             reply_tokens=reply_token_ceiling(turn.payload, resources.settings.max_tokens),
         )
         if not body.stream:
-            completion = await unless_client_leaves(http, resources.openai.complete(turn))
-            if completion is None:
-                return Response(status_code=CLIENT_CLOSED_REQUEST)
-            headers = session_header(completion.session_id)
-            return FastJSONResponse(completion.body, headers=headers)
-        opening = await start_within_grace(http, resources.openai.open_stream(turn))
-        if opening is None:
-            return Response(status_code=CLIENT_CLOSED_REQUEST)
-        response = EventSourceResponse(
-            openai_sse_once_open(opening),
-            ping=resources.settings.sse_keepalive_seconds,
-            sep="\n",
-            headers={
-                **session_header(turn.announced_session_id),
-                "Cache-Control": "no-cache",
-                "X-Accel-Buffering": "no",
-            },
-            background=BackgroundTask(finish_opened, opening, meter),
+            return await admitted.whole(
+                resources.openai.complete(turn),
+                lambda done: FastJSONResponse(done.body, headers=session_header(done.session_id)),
+            )
+        return await admitted.streamed(
+            resources.openai.open_stream(turn),
+            events=openai_sse_once_open,
+            close=finish_stream,
+            headers=session_header(turn.announced_session_id),
+            separator="\n",
         )
-        handed_to_stream = True
-        return response
-    finally:
-        if not handed_to_stream:
-            await meter.close()
 
 
 def upstream_relay(resources: Resources) -> UpstreamRelay:
@@ -151,9 +131,10 @@ async def completions(
     await relay.check_model(body.model, principal.policy)
     payload = body.upstream_payload()
     prompt_tokens = body.prompt_tokens()
-    meter = await resources.metering.admit(principal, estimated_tokens=prompt_tokens)
-    handed_to_stream = False
-    try:
+    async with admitted_turn(
+        http, resources, principal, estimated_tokens=prompt_tokens
+    ) as admitted:
+        meter = admitted.meter
         await meter.begin(
             persona=None,
             model=body.model,
@@ -161,27 +142,13 @@ async def completions(
             reply_tokens=reply_token_ceiling(payload, resources.settings.max_tokens),
         )
         if not body.stream:
-            answer = await unless_client_leaves(http, relay.complete_text(payload, meter))
-            if answer is None:
-                return Response(status_code=CLIENT_CLOSED_REQUEST)
-            return FastJSONResponse(answer)
-        opening = await start_within_grace(
-            http, relay.open_text_stream(payload, include_usage=body.include_usage, meter=meter)
+            return await admitted.whole(relay.complete_text(payload, meter), FastJSONResponse)
+        return await admitted.streamed(
+            relay.open_text_stream(payload, include_usage=body.include_usage, meter=meter),
+            events=openai_sse_once_open,
+            close=finish_stream,
+            separator="\n",
         )
-        if opening is None:
-            return Response(status_code=CLIENT_CLOSED_REQUEST)
-        response = EventSourceResponse(
-            openai_sse_once_open(opening),
-            ping=resources.settings.sse_keepalive_seconds,
-            sep="\n",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-            background=BackgroundTask(finish_opened, opening, meter),
-        )
-        handed_to_stream = True
-        return response
-    finally:
-        if not handed_to_stream:
-            await meter.close()
 
 
 @router.post("/embeddings", response_model=None)
@@ -195,17 +162,13 @@ async def embeddings(
     """Embeddings, relayed: the key's token window is charged the upstream's prompt tokens."""
     await relay.check_model(body.model, principal.policy)
     input_tokens = body.input_tokens()
-    meter = await resources.metering.admit(principal, estimated_tokens=input_tokens)
-    try:
-        await meter.begin(
+    async with admitted_turn(http, resources, principal, estimated_tokens=input_tokens) as admitted:
+        await admitted.meter.begin(
             persona=None, model=body.model, prompt_estimate=input_tokens, reply_tokens=0
         )
-        answer = await unless_client_leaves(http, relay.embed(body.upstream_payload(), meter))
-        if answer is None:
-            return Response(status_code=CLIENT_CLOSED_REQUEST)
-        return FastJSONResponse(answer)
-    finally:
-        await meter.close()
+        return await admitted.whole(
+            relay.embed(body.upstream_payload(), admitted.meter), FastJSONResponse
+        )
 
 
 def session_header(session_id: str | None) -> dict[str, str]:
@@ -231,17 +194,9 @@ async def openai_sse_once_open(opening: asyncio.Task[S]) -> AsyncIterator[dict[s
         yield event
 
 
-async def finish_opened(opening: asyncio.Task[S], meter: KeyMeter) -> None:
-    """After the response, whatever happened: stop an upstream still opening, make sure
-    an opened one is closed and recorded, and settle the key's meter."""
-    try:
-        if not opening.done():
-            opening.cancel()
-            await asyncio.gather(opening, return_exceptions=True)
-        elif not opening.cancelled() and opening.exception() is None:
-            await opening.result().finish()
-    finally:
-        await meter.close()
+async def finish_stream(stream: ChunkStream) -> None:
+    """After the response, whatever happened: an opened stream is closed and recorded."""
+    await stream.finish()
 
 
 async def openai_sse(stream: ChunkStream) -> AsyncIterator[dict[str, str]]:

@@ -13,15 +13,12 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from sse_starlette import EventSourceResponse
-from starlette.background import BackgroundTask
 
 from thinkingthoughts.api.deps import ChatPrincipal, ReadPrincipal, Resources
-from thinkingthoughts.api.disconnect import CLIENT_CLOSED_REQUEST, unless_client_leaves
 from thinkingthoughts.api.limits import enforce_message_limits
-from thinkingthoughts.api.openai import finish_opened
+from thinkingthoughts.api.openai import finish_stream
 from thinkingthoughts.api.responses import FastJSONResponse, json_text
-from thinkingthoughts.api.streaming import start_within_grace
+from thinkingthoughts.api.turn_answer import admitted_turn
 from thinkingthoughts.context.tokens import estimate_prompt_tokens, reply_token_ceiling
 from thinkingthoughts.errors import GatewayError
 from thinkingthoughts.openai_api.responses import ResponsesService, ResponseStream
@@ -55,45 +52,30 @@ async def create_response(
     unless `store` is false. `"stream": true` answers with OpenAI's response events."""
     texts = body.texts()
     enforce_message_limits(texts, resources.settings)
-    meter = await resources.metering.admit(
-        principal, estimated_tokens=estimate_prompt_tokens({"content": t} for t in texts)
-    )
-    handed_to_stream = False
-    try:
+    estimated = estimate_prompt_tokens({"content": t} for t in texts)
+    async with admitted_turn(http, resources, principal, estimated_tokens=estimated) as admitted:
         turn = await responses.prepare(
             body,
             owner=principal.owner,
             policy=principal.policy,
             sees_every_persona=principal.persona_owner is None,
-            meter=meter,
+            meter=admitted.meter,
         )
         chat = turn.chat
-        await meter.begin(
+        await admitted.meter.begin(
             persona=chat.persona_slug,
             model=chat.upstream_model,
             prompt_estimate=chat.prompt_estimate,
             reply_tokens=reply_token_ceiling(chat.payload, resources.settings.max_tokens),
         )
         if not body.stream:
-            answer = await unless_client_leaves(http, responses.create(turn))
-            if answer is None:
-                return Response(status_code=CLIENT_CLOSED_REQUEST)
-            return FastJSONResponse(answer)
-        opening = await start_within_grace(http, responses.open_stream(turn))
-        if opening is None:
-            return Response(status_code=CLIENT_CLOSED_REQUEST)
-        response = EventSourceResponse(
-            response_events(opening),
-            ping=resources.settings.sse_keepalive_seconds,
-            sep="\n",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-            background=BackgroundTask(finish_opened, opening, meter),
+            return await admitted.whole(responses.create(turn), FastJSONResponse)
+        return await admitted.streamed(
+            responses.open_stream(turn),
+            events=response_events,
+            close=finish_stream,
+            separator="\n",
         )
-        handed_to_stream = True
-        return response
-    finally:
-        if not handed_to_stream:
-            await meter.close()
 
 
 @router.get("/responses/{response_id}", response_model=None)
