@@ -442,6 +442,7 @@ def test_requests_refused_before_the_upstream_count_nothing(
     gateway: LiveGateway, admin: httpx.Client, simulator: ThreadedSimulator
 ) -> None:
     created = create(admin, allowed_personas=["tutor"])
+    someone_elses = admin.post("/api/chat", json={"message": "mine"}).json()["session_id"]
     upstream_calls = len(simulator.recorded_requests())
     with gateway.client(created["secret"]) as client:
         refused = [
@@ -450,14 +451,17 @@ def test_requests_refused_before_the_upstream_count_nothing(
             client.post(
                 "/api/chat", json={"message": "hi", "persona": "tutor", "traits": {"x": 1}}
             ),
-            client.post("/api/chat", json={"message": "hi", "session_id": "no-such-session"}),
+            client.post("/api/chat", json={"message": "hi", "session_id": someone_elses}),
             client.post("/api/chat", json={"messages": HELLO, "persona": "nobody", "stream": True}),
             completion(client, "persona:nobody"),
             completion(client, "no-such-model"),
             completion(client, "persona:seline", stream=True),
-            completion(client, "persona:tutor", session="no-such-session"),
+            completion(client, "persona:tutor", session=someone_elses),
+            client.post("/api/chat", json={"message": "hi", "session_id": "no-such-session"}),
         ]
-        assert [r.status_code for r in refused] == [404, 403, 422, 404, 404, 404, 404, 403, 404]
+        assert [r.status_code for r in refused] == [
+            404, 403, 422, 404, 404, 404, 404, 403, 404, 400,
+        ]  # fmt: skip
         assert len(simulator.recorded_requests()) == upstream_calls
         assert usage(client)["totals"]["requests"] == 0
 
