@@ -14,7 +14,7 @@ from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy.exc import StatementError
 
 from thinkingthoughts.engine.persist import TurnWrite, store_turn
-from thinkingthoughts.errors import NotFoundError
+from thinkingthoughts.errors import ConcurrentChangeError, NotFoundError
 from thinkingthoughts.storage import turn_rows
 from thinkingthoughts.storage.clock import utcnow
 from thinkingthoughts.storage.database import Database
@@ -195,12 +195,16 @@ async def test_statement_errors_leave_message_contents_out(database: Database) -
     session_id = await _new_session(database)
     secret = "my-private-words-4e1b"
 
-    with pytest.raises(StatementError) as failure:  # "narrator" breaks the role check
+    with pytest.raises(ConcurrentChangeError) as failure:  # "narrator" breaks the role check
         await database.run(partial(turn_rows.append_message, session_id=session_id,
                                    parent_id=turn_rows.ACTIVE_LEAF, content_tokens=1,
                                    role="narrator", content=secret))  # type: ignore[arg-type]  # fmt: skip
 
+    # Storage speaks in a domain error; the database's own error it was made from (kept
+    # as the cause, for the logs) names no message content either.
+    assert isinstance(failure.value.__cause__, StatementError)
     assert secret not in str(failure.value)
+    assert secret not in str(failure.value.__cause__)
     assert await database.run(partial(_counts, session_id=session_id)) == (0, 0)
 
 
