@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.integration.gateway_processes import GatewayProcess, wait_until_answering
 from tests.integration.live_servers import ThreadedSimulator
@@ -70,3 +71,31 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
         stop_child(ui)
         gateway.stop()
         simulator.stop()
+
+
+STEP_TIMEOUT_MS = 30_000
+"""How long one step of a browser test may wait for the page."""
+
+
+@pytest.fixture(scope="module")
+def browser(live_stack: LiveStack) -> Iterator[Browser]:
+    """Headless chromium (the system's own), one per test module."""
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium_path(), headless=True)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser: Browser, live_stack: LiveStack) -> Iterator[Page]:
+    """One page on the chat UI, kept for the module's steps (they go on from each other)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    opened = context.new_page()
+    opened.set_default_timeout(STEP_TIMEOUT_MS)
+    opened.goto(live_stack.ui_url)
+    try:
+        yield opened
+    finally:
+        context.close()

@@ -8,42 +8,17 @@ step leaves a screenshot in the artifacts folder; the first is the README's pict
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from tests.browser.conftest import LiveStack, chromium_path
+from tests.browser.conftest import LiveStack
 
 MESSAGE = "Any idea for a rainy Sunday?"
-STEP_TIMEOUT_MS = 30_000
 CHOOSE_ATTEMPTS = 4
 CHOOSE_TIMEOUT_MS = 7_000
-
-
-@pytest.fixture(scope="module")
-def browser(live_stack: LiveStack) -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium_path(), headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-@pytest.fixture(scope="module")
-def page(browser: Browser, live_stack: LiveStack) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    opened = context.new_page()
-    opened.set_default_timeout(STEP_TIMEOUT_MS)
-    opened.goto(live_stack.ui_url)
-    try:
-        yield opened
-    finally:
-        context.close()
 
 
 def persona(stack: LiveStack, slug: str) -> dict[str, object]:

@@ -9,42 +9,17 @@ branch from a reply into a new conversation, and reload again.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.conftest import LiveStack, chromium_path
+from tests.browser.conftest import STEP_TIMEOUT_MS, LiveStack
 from tests.browser.test_chat_in_browser import assistant_texts, main_area, shoot
 
 QUESTION = "Which tea for a cold morning?"
 EDITED = "Which coffee for a cold morning?"
-STEP_TIMEOUT_MS = 30_000
 SESSION_IN_URL = re.compile(r"[?&]session=([0-9a-f-]{36})")
-
-
-@pytest.fixture(scope="module")
-def browser(live_stack: LiveStack) -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium_path(), headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-@pytest.fixture(scope="module")
-def page(browser: Browser, live_stack: LiveStack) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    opened = context.new_page()
-    opened.set_default_timeout(STEP_TIMEOUT_MS)
-    opened.goto(live_stack.ui_url)
-    try:
-        yield opened
-    finally:
-        context.close()
 
 
 def session_in_url(page: Page) -> str:
